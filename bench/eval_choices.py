@@ -1,0 +1,100 @@
+"""Measure each chunking / tokenizing / scoring choice on an evaluation set (the README table).
+
+Each row changes one choice from the defaults and reports recall@1, recall@3 and MRR of the
+ranking (before the "not covered" decision), then false declines and decline rates with it.
+Usage: python bench/eval_choices.py [tests/data/qa.jsonl] [--out bench/results/eval_choices.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from index import Bm25Params, ChunkConfig, Engine, EngineConfig, TokenizerConfig  # noqa: E402
+from index.evaluate import evaluate, load_qa  # noqa: E402
+
+BASE = EngineConfig()
+NO_DECLINE = dataclasses.replace(BASE.answer, min_coverage=0.0)
+
+
+def variants() -> list[tuple[str, EngineConfig]]:
+    """The defaults, then one change at a time."""
+    a = BASE.answer
+    return [
+        ("defaults", BASE),
+        ("paragraphs only (no merging of short ones)", dataclasses.replace(BASE, chunk=ChunkConfig(merge_short=False))),
+        ("passages of at most 40 words", dataclasses.replace(BASE, chunk=ChunkConfig(max_words=40))),
+        ("passages of at most 200 words", dataclasses.replace(BASE, chunk=ChunkConfig(max_words=200))),
+        (
+            "one passage per sentence",
+            dataclasses.replace(BASE, chunk=ChunkConfig(min_words=0, max_words=1, merge_short=False)),
+        ),
+        ("no stemming", dataclasses.replace(BASE, tokenizer=TokenizerConfig(stem=False))),
+        ("no stopword removal", dataclasses.replace(BASE, tokenizer=TokenizerConfig(stopwords=False))),
+        ("no accent folding", dataclasses.replace(BASE, tokenizer=TokenizerConfig(fold_accents=False))),
+        ("no spelling correction", dataclasses.replace(BASE, answer=dataclasses.replace(a, fuzzy=False))),
+        ("no word-form variants", dataclasses.replace(BASE, answer=dataclasses.replace(a, variants=False))),
+        ("no expected-answer types", dataclasses.replace(BASE, answer=dataclasses.replace(a, answer_types=False))),
+        ("BM25Okapi k1=1.5 b=0.75", dataclasses.replace(BASE, bm25=Bm25Params("okapi", 1.5, 0.75))),
+        ("BM25L k1=1.5 b=0.75 delta=0.5", dataclasses.replace(BASE, bm25=Bm25Params("l", 1.5, 0.75, delta=0.5))),
+        ("BM25Plus k1=1.5 (rank-bm25 default)", dataclasses.replace(BASE, bm25=Bm25Params("plus", 1.5, 0.75))),
+        ("BM25Plus k1=0.9 b=0.4", dataclasses.replace(BASE, bm25=Bm25Params("plus", 0.9, 0.4))),
+        ("BM25Plus b=0.9", dataclasses.replace(BASE, bm25=Bm25Params("plus", 1.2, 0.9))),
+        ("min coverage 0.3", dataclasses.replace(BASE, answer=dataclasses.replace(a, min_coverage=0.3))),
+        ("min coverage 0.5", dataclasses.replace(BASE, answer=dataclasses.replace(a, min_coverage=0.5))),
+    ]
+
+
+def measure(config: EngineConfig, qa: Path, sources: list[Path]) -> dict[str, float]:
+    items = load_qa(qa)
+    with tempfile.TemporaryDirectory() as tmp:
+        ranking = Engine.open(
+            Path(tmp) / "a",
+            sources,
+            dataclasses.replace(config, answer=dataclasses.replace(config.answer, min_coverage=0.0)),
+        )
+        rank = evaluate(ranking.ask, items).to_json()
+        full = evaluate(Engine.open(Path(tmp) / "b", sources, config).ask, items).to_json()
+    return {
+        "recall@1": rank["recall@1"],
+        "recall@3": rank["recall@3"],
+        "mrr": rank["mrr"],
+        "false_declines": full["false_declines"],
+        "declined_unrelated": full["decline_by_kind"].get("unrelated", 0.0),
+        "declined_near_miss": full["decline_by_kind"].get("near_miss", 0.0),
+        "final_recall@1": full["recall@1"],
+        "final_recall@3": full["recall@3"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("qa", nargs="?", type=Path, default=ROOT / "tests" / "data" / "qa.jsonl")
+    parser.add_argument("--source", type=Path, action="append", help="documents (default: article.txt)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "eval_choices.json")
+    args = parser.parse_args()
+    sources = args.source or [ROOT / "article.txt"]
+    rows = []
+    print(f"{'choice':45} r@1    r@3    MRR    false-decl  unrel  near   final r@1/r@3")
+    for name, config in variants():
+        m = measure(config, args.qa, sources)
+        rows.append({"choice": name, **m})
+        print(
+            f"{name:45} {m['recall@1']:.3f}  {m['recall@3']:.3f}  {m['mrr']:.3f}  {m['false_declines']:>5}      "
+            f"{m['declined_unrelated']:.2f}   {m['declined_near_miss']:.2f}   "
+            f"{m['final_recall@1']:.3f}/{m['final_recall@3']:.3f}"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

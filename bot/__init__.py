@@ -1,0 +1,1 @@
+"""Front ends over the engine in ``index/``: the console CLI and the Discord bot."""

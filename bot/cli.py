@@ -1,0 +1,293 @@
+"""The command line: one thin command per job over the engine (ask, chat, reindex, eval, about).
+
+Each command parses, calls one engine function, prints, and turns engine errors into a clear
+message on stderr and exit code 1 (usage errors exit 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+
+from index import Answer, Engine, EngineError
+from index.evaluate import evaluate, load_qa
+
+from . import console as view
+from .runtime import configure_logging, open_engine
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+TOKEN_HINT = (
+    "No DISCORD_TOKEN set: opening the question console on the bundled article "
+    "(create a bot at https://discord.com/developers/applications and put its token in .env to run the bot)."
+)
+
+index_option = click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Index folder (default: INDEX_DIR from the settings, .index/ in the checkout).",
+)
+
+
+def friendly(func: F) -> F:
+    """Turn engine and settings errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except EngineError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in err.errors())
+        click.echo(f"error: bad setting in the environment or .env: {problems}", err=True)
+        sys.exit(2)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Answer questions about an article with cited passages, in Discord or in the terminal.
+
+    \b
+    With no command: runs the Discord bot when DISCORD_TOKEN is set, else opens the console.
+    Example:
+      python run_bot.py ask "When did the fighting erupt?"
+    """
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    ctx.obj = settings
+    if ctx.invoked_subcommand is not None:
+        return
+    if settings.discord_token is None:
+        click.echo(TOKEN_HINT, err=True)
+        ctx.invoke(chat)
+        return
+    sys.exit(_run_discord(settings))
+
+
+@friendly
+def _run_discord(settings: Settings) -> int:
+    from .discord_app import run_discord  # imported here: the console never needs discord.py
+
+    return run_discord(settings, open_engine(settings))
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", "--results", "k", type=click.IntRange(1, 50), default=None, help="Passages to show (default 3).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
+@index_option
+@click.pass_obj
+@friendly
+def ask(settings: Settings, question: str, k: int | None, as_json: bool, index_dir: Path | None) -> None:
+    """Answer QUESTION with the best passages and their citations.
+
+    \b
+    QUESTION "-" reads questions from standard input, one per line, answering each in order.
+    Examples:
+      python run_bot.py ask "When did the fighting erupt?"
+      python run_bot.py ask "Who mediates?" -k 5 --json
+      printf 'Who is Aliyev?\\nWhat is BM25?\\n' | python run_bot.py ask - --json
+    """
+    engine = open_engine(settings, index_dir)
+    k = k or settings.results
+    if question != "-":
+        _print_answer(engine.ask(question, k), as_json)
+        return
+    failures = 0
+    for line in sys.stdin:
+        if line.strip():
+            failures += _answer_line(engine, line.rstrip("\n"), k, as_json)
+    sys.exit(1 if failures else 0)
+
+
+def _answer_line(engine: Engine, question: str, k: int, as_json: bool) -> int:
+    """Answer one line of a batch; a bad question is reported in place and counted, not fatal."""
+    try:
+        _print_answer(engine.ask(question, k), as_json)
+        return 0
+    except EngineError as err:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {"question": question, "answered": False, "reason": None, "results": [], "error": str(err)},
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            click.echo(f"error: {err}", err=True)
+        return 1
+
+
+def _print_answer(answer: Answer, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        view.render_answer(Console(), answer)
+
+
+@main.command()
+@click.option("-k", "--results", "k", type=click.IntRange(1, 50), default=None, help="Passages per answer.")
+@index_option
+@click.pass_obj
+@friendly
+def chat(settings: Settings, k: int | None, index_dir: Path | None) -> None:
+    """Ask questions interactively, with history (up/down arrows) and highlighted terms.
+
+    \b
+    Type a question and press Enter; /k N changes the number of passages, /about lists the
+    documents, /quit (or Ctrl-D) leaves.
+    Example:
+      python run_bot.py chat
+    """
+    engine = open_engine(settings, index_dir)
+    console = Console()
+    k = k or settings.results
+    title = engine.document(0).title or engine.document(0).source
+    console.print(
+        f"[bold]Ask about:[/bold] {title}  ({engine.info().passages} passages). /quit to leave.", highlight=False
+    )
+    with _history(engine.store.root / ".chat_history"):
+        for line in _prompts(console):
+            k = _chat_turn(engine, console, line, k)
+
+
+def _chat_turn(engine: Engine, console: Console, line: str, k: int) -> int:
+    """Handle one line of the console; returns the (possibly changed) number of results."""
+    if line.startswith("/k"):
+        value = line[2:].strip()
+        if value.isdigit() and 1 <= int(value) <= 50:
+            return int(value)
+        console.print("usage: /k N (1-50)")
+    elif line == "/about":
+        view.render_info(console, engine.info())
+    else:
+        try:
+            view.render_answer(console, engine.ask(line, k))
+        except EngineError as err:
+            console.print(f"[red]{err}[/red]", highlight=False)
+    return k
+
+
+def _prompts(console: Console) -> Iterator[str]:
+    """Lines typed at the prompt until /quit or end of input; Ctrl-C clears the line."""
+    while True:
+        try:
+            line = console.input("[bold cyan]ask>[/bold cyan] ").strip()
+        except EOFError:
+            console.print()
+            return
+        except KeyboardInterrupt:
+            console.print()
+            continue
+        if line in ("/quit", "/exit", "/q"):
+            return
+        if line:
+            yield line
+
+
+@contextlib.contextmanager
+def _history(path: Path) -> Iterator[None]:
+    """Up-arrow history across sessions when the platform has readline."""
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - Windows without pyreadline
+        yield
+        return
+    with contextlib.suppress(OSError):
+        readline.read_history_file(path)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            readline.set_history_length(1000)
+            readline.write_history_file(path)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@index_option
+@click.option(
+    "--max-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Largest file accepted, in MiB (default MAX_DOCUMENT_MB, 16).",
+)
+@click.pass_obj
+@friendly
+def reindex(settings: Settings, files: tuple[Path, ...], index_dir: Path | None, max_mb: float | None) -> None:
+    """Replace the indexed corpus with FILES (UTF-8 .txt or .md) and show what changed.
+
+    \b
+    The index that serves now keeps serving until the new one is completely written; a bad
+    file stops the reindex before anything changes. A running bot picks the new index up.
+    Examples:
+      python run_bot.py reindex article.txt
+      python run_bot.py reindex notes/a.md notes/b.txt --index /srv/bot-index
+    """
+    if max_mb is not None:
+        settings = settings.model_copy(update={"max_document_mb": max_mb})
+    engine = open_engine(settings, index_dir)
+    view.render_summary(Console(), engine.reindex(list(files)))
+
+
+@main.command(name="eval")
+@click.argument("qa_file", type=click.Path(path_type=Path, dir_okay=False))
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as one JSON object.")
+@click.option("--misses", is_flag=True, help="List the questions it got wrong.")
+@click.pass_obj
+@friendly
+def eval_command(settings: Settings, qa_file: Path, index_dir: Path | None, as_json: bool, misses: bool) -> None:
+    """Measure recall@1, recall@3, MRR and decline rates on a JSONL question set.
+
+    \b
+    Each line: {"question": "...", "answer": "text the right passage contains" or null, "kind": "..."}.
+    Example:
+      python run_bot.py eval tests/data/qa.jsonl
+    """
+    items = load_qa(qa_file)
+    engine = open_engine(settings, index_dir)
+    report = evaluate(engine.ask, items, k=3)
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    else:
+        view.render_eval(Console(), report, misses)
+
+
+@main.command()
+@index_option
+@click.pass_obj
+@friendly
+def about(settings: Settings, index_dir: Path | None) -> None:
+    """List the indexed documents, the passage count and when the index was built.
+
+    \b
+    Example:
+      python run_bot.py about
+    """
+    view.render_info(Console(), open_engine(settings, index_dir).info())

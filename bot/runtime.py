@@ -1,0 +1,30 @@
+"""Glue shared by every front end: logging set-up and the engine built from the settings."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from index import Engine, EngineConfig
+
+from .settings import Settings
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def configure_logging(level: str, stream: object = None) -> None:
+    """Only the entry point configures handlers; discord.py's DEBUG firehose stays off unless asked."""
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=stream or sys.stderr, force=True)
+    if level != "DEBUG":
+        logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    """The engine's configuration as the settings ask for it."""
+    return EngineConfig(max_document_bytes=int(settings.max_document_mb * 1024 * 1024))
+
+
+def open_engine(settings: Settings, index_dir: Path | None = None) -> Engine:
+    """Open (building on first use) the index the settings or ``--index`` name."""
+    return Engine.open(index_dir or settings.index_dir, settings.sources, engine_config(settings))

@@ -1,0 +1,330 @@
+"""From a question to an ``Answer``: terms, spelling fixes, ranking, the "not covered" decision.
+
+The decision to decline uses how much of the question's *meaning* the best passages contain.
+Each question term weighs by how rare it is in general English (background document frequencies
+from 250,000 Wikipedia and Gutenberg passages, ``data/background.json.gz``): "capital" and "say"
+weigh little, "Ukraine" and "bread" a lot. When the best passage holds too little of that weight,
+or the text never mentions the heavy words, the engine says so instead of quoting noise.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import extract
+
+from . import roles
+from .snapshot import Snapshot
+from .tokenize import Tokenizer
+from .types import Answer, Citation, Hit, Passage, Sentence
+
+BACKGROUND = Path(__file__).resolve().parent / "data" / "background.json.gz"
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerConfig:
+    """Question handling; thresholds chosen on tests/data/qa.jsonl (README table)."""
+
+    max_question_chars: int = 1000
+    max_terms: int = 32  # a long question costs no more than this many postings scans
+    min_coverage: float = 0.4  # share of the question's weight the best passage must hold
+    fuzzy: bool = True
+    common_word_df: int = 40  # a word this common in English is a word, not a typo
+    variants: bool = True  # "armenia" also finds "armenian"
+    answer_types: bool = True  # "how many" prefers passages with numbers, "when" with dates
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """One content word of the question and the index terms that stand for it."""
+
+    word: str  # as the user wrote it
+    terms: tuple[str, ...]  # its stem, a spelling fix, a role term: any of them counts as found
+    weight: float  # how much of the question's meaning it carries
+    name: bool  # written as a proper name (capitalised mid-question, or an acronym)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A question reduced to what the index searches."""
+
+    concepts: tuple[Concept, ...]
+    focus: Concept | None  # X in "what is the X of Y": the text must have it to answer
+    terms: tuple[str, ...]  # de-duplicated, capped, in question order: what BM25 scores
+    corrections: tuple[tuple[str, str], ...]
+
+
+# Words that frame a question rather than carry its subject (stems): they weigh a quarter.
+FRAMING = frozenset(
+    """say said tell told think know happen mean mani much thing kind actual realli anyth someth someon
+    anyon get got take took give gave come came go went make made use like ever still way lot stuff
+    find explain describ detail inform question answer exact whi anyway els""".split()
+)
+FRAMING_FACTOR = 0.25
+VARIANT_MIN = 4
+DEMONYM_SUFFIXES = ("n", "an", "ian", "i", "ns", "ans", "is")
+
+
+class Background:
+    """General-English document frequencies: how much a question word carries."""
+
+    def __init__(self, df: dict[str, int], passages: int) -> None:
+        self.df = df
+        self.passages = passages
+        self._max = math.log(passages + 1)
+
+    def weight(self, term: str) -> float:
+        """Inverse document frequency in general English; unseen words weigh the most."""
+        return math.log((self.passages + 1) / (self.df.get(term, 0) + 1)) if term in self.df else self._max
+
+    def is_common(self, term: str, threshold: int) -> bool:
+        return self.df.get(term, 0) >= threshold
+
+
+@lru_cache(maxsize=1)
+def background() -> Background:
+    """Load the shipped frequency table once per process."""
+    with gzip.open(BACKGROUND, "rt", encoding="utf-8") as handle:
+        payload = json.load(handle)
+    return Background(payload["df"], int(payload["passages"]))
+
+
+def parse(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: AnswerConfig) -> Query:
+    """Concepts of the question: stems, typo fixes against the vocabulary, role terms; capped."""
+    bg = background()
+    words = list(tokenizer.words_with_position(question))
+    caps_informative = tokenizer.capitalised_share(question) <= 0.6  # Title Case Says Nothing
+    concepts: dict[str, Concept] = {}
+    corrections: list[tuple[str, str]] = []
+    for word, term, first in words:
+        if term in concepts:
+            continue
+        alternatives = [term]
+        if config.fuzzy and term not in snapshot.index.vocab and not bg.is_common(term, config.common_word_df):
+            fixed = _correct(term, snapshot)
+            if fixed:
+                alternatives = [fixed]
+                corrections.append((word, fixed))
+        if config.variants:
+            alternatives += [v for v in variants(alternatives[0], snapshot) if v not in alternatives]
+        if term in roles.TRIGGERS:
+            alternatives.append(roles.TRIGGERS[term])
+        name = caps_informative and _looks_like_name(word, first)
+        concepts[term] = Concept(word, tuple(alternatives), _weight(term, snapshot, bg), name)
+    ordered = _cap(list(concepts.values()), config.max_terms)
+    wanted = roles.question_types(question) if config.answer_types else []
+    terms = tuple(dict.fromkeys([t for c in ordered for t in c.terms] + wanted))
+    focus = _focus(question, tokenizer, concepts)
+    return Query(tuple(ordered), focus, terms, tuple(corrections))
+
+
+_FOCUS = (
+    re.compile(
+        r"^\W*(?:what|who)(?:'s|\u2019s|\s+(?:is|was|are|were))\s+(?:the\s+|a\s+|an\s+)?([\w-]+)\s+(?:of|in|for)\b",
+        re.I,
+    ),
+    re.compile(r"^\W*what(?:'s|\u2019s|\s+(?:is|was|are|were))\s+[\w-]+(?:'s|\u2019s)\s+([\w-]+)", re.I),
+)
+
+
+def _focus(question: str, tokenizer: Tokenizer, concepts: dict[str, Concept]) -> Concept | None:
+    """The attribute a "what is the X of Y" question asks for, unless it is a framing word ("kind of")."""
+    for pattern in _FOCUS:
+        match = pattern.match(question)
+        if match:
+            terms = tokenizer(match.group(1))
+            concept = concepts.get(terms[0]) if len(terms) == 1 else None
+            return concept if concept is not None and terms[0] not in FRAMING else None
+    return None
+
+
+def _looks_like_name(word: str, first: bool) -> bool:
+    """``Ukraine`` mid-sentence or ``NATO`` anywhere; a capital at the start proves nothing."""
+    if len(word) > 1 and word.isupper() and word.isalpha():
+        return True
+    return not first and word[:1].isupper()
+
+
+def _weight(term: str, snapshot: Snapshot, bg: Background) -> float:
+    """General-English rarity, reduced for question framing and for words naming the document."""
+    if term in roles.DOCUMENT_WORDS and term not in snapshot.index.vocab:
+        return 0.0
+    weight = bg.weight(term)
+    return weight * FRAMING_FACTOR if term in FRAMING else weight
+
+
+def _cap(concepts: list[Concept], limit: int) -> list[Concept]:
+    """Keep the ``limit`` weightiest concepts, in question order."""
+    if len(concepts) <= limit:
+        return concepts
+    keep = {id(c) for c in sorted(concepts, key=lambda c: -c.weight)[:limit]}
+    return [c for c in concepts if id(c) in keep]
+
+
+def _correct(term: str, snapshot: Snapshot) -> str | None:
+    """The closest index term within 1 edit (2 for long words), the more frequent on ties."""
+    if len(term) < 4 or not term.isalpha():
+        return None
+    limit = 1 if len(term) < 7 else 2
+    candidates = lexicon(snapshot).by_length
+    pool = [t for n in range(len(term) - limit, len(term) + limit + 1) for t in candidates.get(n, ())]
+    matches = extract(term, pool, scorer=Levenshtein.distance, score_cutoff=limit, limit=None)
+    if not matches:
+        return None
+    index = snapshot.index
+    best = min(matches, key=lambda m: (m[1], -index.df(index.vocab[m[0]]), m[0]))
+    return str(best[0])
+
+
+class Lexicon:
+    """The index vocabulary grouped by length for typo look-ups, built once per generation."""
+
+    def __init__(self, vocab: dict[str, int]) -> None:
+        self.by_length: dict[int, list[str]] = {}
+        for term in vocab:
+            if term.isalpha():
+                self.by_length.setdefault(len(term), []).append(term)
+
+
+_LEXICONS: dict[str, Lexicon] = {}
+
+
+def lexicon(snapshot: Snapshot) -> Lexicon:
+    """The snapshot's lexicon (only the newest generation's is kept)."""
+    found = _LEXICONS.get(snapshot.generation)
+    if found is None:
+        found = Lexicon(snapshot.index.vocab)
+        _LEXICONS.clear()
+        _LEXICONS[snapshot.generation] = found
+    return found
+
+
+def variants(term: str, snapshot: Snapshot) -> list[str]:
+    """The same name in its nationality form and back: "armenia"/"armenian", "azerbaijani"/"azerbaijan"."""
+    if len(term) < VARIANT_MIN or not term.isalpha():
+        return []
+    vocab = snapshot.index.vocab
+    longer = [term + suffix for suffix in DEMONYM_SUFFIXES if term + suffix in vocab]
+    shorter = [
+        term[: -len(suffix)]
+        for suffix in DEMONYM_SUFFIXES
+        if term.endswith(suffix) and len(term) - len(suffix) >= VARIANT_MIN and term[: -len(suffix)] in vocab
+    ]
+    return longer + shorter
+
+
+def contains(snapshot: Snapshot, term: str, pid: int) -> bool:
+    """Whether passage ``pid`` contains ``term`` (postings are sorted by passage id)."""
+    index = snapshot.index
+    tid = index.vocab.get(term)
+    if tid is None:
+        return False
+    lo, hi = int(index.indptr[tid]), int(index.indptr[tid + 1])
+    pos = lo + int(np.searchsorted(index.doc_ids[lo:hi], pid))
+    return pos < hi and int(index.doc_ids[pos]) == pid
+
+
+def found(snapshot: Snapshot, concept: Concept, pid: int) -> bool:
+    """Whether any of the concept's terms is in passage ``pid``."""
+    return any(contains(snapshot, t, pid) for t in concept.terms)
+
+
+def coverage(snapshot: Snapshot, query: Query, pid: int) -> float:
+    """Share of the question's weight that passage ``pid`` contains."""
+    total = sum(c.weight for c in query.concepts)
+    held = sum(c.weight for c in query.concepts if found(snapshot, c, pid))
+    return held / total if total else 0.0
+
+
+def answer(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: AnswerConfig, k: int) -> Answer:
+    """Rank passages for an already validated question and decide whether they answer it."""
+    query = parse(question, snapshot, tokenizer, config)
+    index = snapshot.index
+    ids, scores = index.top_k(index.term_ids(query.terms), k)
+    matched = [
+        (int(i), float(s))
+        for i, s in zip(ids, scores, strict=True)
+        if any(found(snapshot, c, int(i)) for c in query.concepts)
+    ]
+    unknown = [c for c in query.concepts if not any(t in index.vocab for t in c.terms) and c.weight > 0]
+    best = max((coverage(snapshot, query, pid) for pid, _ in matched), default=0.0)
+    names_missing = [c for c in unknown if c.name]
+    focus_missing = query.focus is not None and not any(found(snapshot, query.focus, pid) for pid, _ in matched)
+    if focus_missing and query.focus is not None:
+        names_missing.append(query.focus)
+    answered = bool(matched) and best >= config.min_coverage and not names_missing
+    if not answered:
+        matched = matched[:1]
+    hits = tuple(_hit(snapshot, tokenizer, query, rank, pid, score) for rank, (pid, score) in enumerate(matched, 1))
+    missing = tuple(c.word for c in unknown)
+    reason = None if answered else _reason(snapshot, query, names_missing or unknown, bool(matched))
+    return Answer(question, answered, reason, hits, query.terms, missing, query.corrections)
+
+
+def _reason(snapshot: Snapshot, query: Query, missing: Sequence[Concept], any_match: bool) -> str:
+    """Why the text does not answer, in the reader's words."""
+    what = "the indexed texts" if len(snapshot.documents) > 1 else "the article"
+    if not any_match:
+        return f"None of the question's words ({_join([c.word for c in query.concepts])}) appear in {what}."
+    if missing:
+        return f"{what.capitalize()} never mentions {_join([c.word for c in missing])}."
+    heavy = sorted(query.concepts, key=lambda c: -c.weight)[:4]
+    return f"No passage of {what} talks about {_join([c.word for c in heavy])} together."
+
+
+def _join(words: Sequence[str]) -> str:
+    items = [f'"{w}"' for w in words[:6]]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _hit(snapshot: Snapshot, tokenizer: Tokenizer, query: Query, rank: int, pid: int, score: float) -> Hit:
+    """A ranked passage with its best sentence and highlights."""
+    passage = snapshot.passage(pid)
+    text = snapshot.documents[passage.doc].text
+    terms = frozenset(query.terms)
+    sentence = max(passage.sentences, key=lambda s: (_sentence_weight(snapshot, tokenizer, text, s, terms), -s.start))
+    quoted = text[sentence.start : sentence.end]
+    return Hit(
+        rank=rank,
+        score=score,
+        passage=passage,
+        citation=citation(snapshot, passage),
+        sentence=quoted,
+        sentence_citation=sentence,
+        highlights=tokenizer.spans(quoted, terms),
+        passage_highlights=tokenizer.spans(passage.text, terms),
+    )
+
+
+def _sentence_weight(
+    snapshot: Snapshot, tokenizer: Tokenizer, text: str, sentence: Sentence, terms: frozenset[str]
+) -> float:
+    """Sum of the corpus idf of the question terms (and role terms) a sentence holds."""
+    present = set(tokenizer(text[sentence.start : sentence.end])) | roles.sentence_roles(text, sentence)
+    index = snapshot.index
+    return sum(float(index.idf[index.vocab[t]]) for t in present & terms if t in index.vocab)
+
+
+def citation(snapshot: Snapshot, passage: Passage) -> Citation:
+    """The reader-facing address of a passage."""
+    document = snapshot.documents[passage.doc]
+    return Citation(
+        source=document.source,
+        title=document.title,
+        paragraph=passage.paragraph,
+        paragraph_end=passage.paragraph_end,
+        sentence_start=passage.sentences[0].number,
+        sentence_end=passage.sentences[-1].number,
+        start=passage.start,
+        end=passage.end,
+        url=document.url,
+    )

@@ -1,0 +1,198 @@
+"""Split a document into passages: contiguous spans that keep paragraphs and sentences whole.
+
+Why paragraph-aware: a news paragraph is the unit a reader cites. Headings, captions' credits
+and one-line quote paragraphs ("...," he said.) are too short to be found alone and lose their
+speaker, so they are merged into a neighbour; long paragraphs are split between sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .types import Passage, Sentence
+
+_BLANK_LINES = re.compile(r"\n[ \t\u00a0\u200b\ufeff]*\n(?:[ \t\u00a0\u200b\ufeff]*\n)*")
+_SPACE = " \t\n\r\u00a0\u200b\ufeff\u2028\u2029"
+# A sentence ends at . ! ? (or …), optionally closed by quotes/brackets, before white space.
+_SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s)")
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st mt ft gen col lt sgt capt gov sen rep pres rev hon jan feb mar apr
+    jun jul aug sep sept oct nov dec no nos vol vs etc al approx est dept inc ltd co corp univ fig p
+    pp a.m p.m u.s u.k u.n e.g i.e d.c u.s.a""".split()
+)
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkConfig:
+    """Passage sizes in words; chosen by the evaluation (see the README's table)."""
+
+    min_words: int = 20
+    max_words: int = 100
+    merge_short: bool = True
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each block between blank lines, trimmed of surrounding white space."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for match in _BLANK_LINES.finditer(text):
+        _add_trimmed(text, pos, match.start(), spans)
+        pos = match.end()
+    _add_trimmed(text, pos, len(text), spans)
+    return spans
+
+
+def _add_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    """Append ``[start, end)`` without leading/trailing white space, unless nothing is left."""
+    while start < end and text[start] in _SPACE:
+        start += 1
+    while end > start and text[end - 1] in _SPACE:
+        end -= 1
+    if start < end:
+        spans.append((start, end))
+
+
+def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentences of ``text[start:end]``: split at end punctuation and at line breaks."""
+    spans: list[tuple[int, int]] = []
+    for line_start, line_end in _lines(text, start, end):
+        cut = line_start
+        for match in _SENTENCE_END.finditer(text, line_start, line_end):
+            if _is_boundary(text, match.start(), match.end(), line_end):
+                _add_trimmed(text, cut, match.end(), spans)
+                cut = match.end()
+        _add_trimmed(text, cut, line_end, spans)
+    return spans
+
+
+def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Line spans inside ``[start, end)``."""
+    lines: list[tuple[int, int]] = []
+    pos = start
+    while pos < end:
+        nl = text.find("\n", pos, end)
+        stop = end if nl < 0 else nl
+        lines.append((pos, stop))
+        pos = stop + 1
+    return lines
+
+
+def _is_boundary(text: str, punct: int, after: int, limit: int) -> bool:
+    """True unless the period belongs to an abbreviation or initial, or lower case follows."""
+    nxt = after
+    while nxt < limit and text[nxt] in _SPACE:
+        nxt += 1
+    if nxt >= limit:
+        return True
+    following = text[nxt]
+    if following.islower() or following in ",;:":
+        return False
+    if text[punct] != ".":
+        return True
+    word_start = punct
+    while word_start > 0 and not text[word_start - 1].isspace() and text[word_start - 1] not in "(\"'\u201c":
+        word_start -= 1
+    word = text[word_start:punct].lower()
+    if word in _ABBREVIATIONS:
+        return False
+    if len(word) == 1 and word.isalpha():
+        return False  # an initial: "J. Smith"
+    return not (following.isdigit() and word in ("no", "sept", "oct", "nov", "dec", "jan", "feb"))
+
+
+@dataclass(slots=True)
+class _Unit:
+    """A run of whole sentences, possibly several paragraphs, on its way to be a passage."""
+
+    sentences: list[Sentence]
+
+    @property
+    def start(self) -> int:
+        return self.sentences[0].start
+
+    @property
+    def end(self) -> int:
+        return self.sentences[-1].end
+
+
+def chunk(text: str, doc: int, config: ChunkConfig, first_id: int = 0) -> list[Passage]:
+    """Passages of one document, in order, ids from ``first_id``."""
+    units: list[_Unit] = []
+    for number, (start, end) in enumerate(paragraph_spans(text), 1):
+        sentences = [
+            Sentence(paragraph=number, number=i, start=s, end=e)
+            for i, (s, e) in enumerate(sentence_spans(text, start, end), 1)
+        ]
+        units.extend(_split_long(text, sentences, config.max_words))
+    if config.merge_short:
+        units = _merge_short(text, units, config)
+    return [_passage(text, doc, unit, first_id + i) for i, unit in enumerate(units)]
+
+
+def _words(text: str, start: int, end: int) -> int:
+    """Number of white-space separated words in a span."""
+    return sum(1 for _ in _WORD.finditer(text, start, end))
+
+
+def _split_long(text: str, sentences: list[Sentence], max_words: int) -> list[_Unit]:
+    """Pack a paragraph's sentences greedily into units of at most ``max_words`` (one sentence may exceed it)."""
+    units: list[_Unit] = []
+    current: list[Sentence] = []
+    count = 0
+    for sentence in sentences:
+        words = _words(text, sentence.start, sentence.end)
+        if current and count + words > max_words:
+            units.append(_Unit(current))
+            current, count = [], 0
+        current.append(sentence)
+        count += words
+    if current:
+        units.append(_Unit(current))
+    return units
+
+
+def _looks_like_heading(text: str, unit: _Unit) -> bool:
+    """A short line with no closing punctuation introduces what follows (title, heading, dateline)."""
+    tail = text[unit.start : unit.end].rstrip("\"'\u201d\u2019)]*_ ")
+    return not tail or tail[-1] not in ".!?\u2026:;"
+
+
+def _merge_short(text: str, units: list[_Unit], config: ChunkConfig) -> list[_Unit]:
+    """Fold units under ``min_words`` into a neighbour: headings forward, the rest backward."""
+    merged: list[_Unit] = []
+    carry: list[Sentence] = []
+    for unit in units:
+        sentences = carry + unit.sentences
+        carry = []
+        candidate = _Unit(sentences)
+        size = _words(text, candidate.start, candidate.end)
+        if size >= config.min_words:
+            merged.append(candidate)
+        elif _looks_like_heading(text, candidate):
+            carry = sentences
+        elif merged and _words(text, merged[-1].start, candidate.end) <= config.max_words + config.min_words:
+            merged[-1] = _Unit(merged[-1].sentences + sentences)
+        else:
+            merged.append(candidate)
+    if carry:
+        if merged and _words(text, merged[-1].start, carry[-1].end) <= config.max_words + config.min_words:
+            merged[-1] = _Unit(merged[-1].sentences + carry)
+        else:
+            merged.append(_Unit(carry))
+    return merged
+
+
+def _passage(text: str, doc: int, unit: _Unit, passage_id: int) -> Passage:
+    """Freeze a unit into a ``Passage`` whose text is exactly its span of the document."""
+    return Passage(
+        id=passage_id,
+        doc=doc,
+        text=text[unit.start : unit.end],
+        start=unit.start,
+        end=unit.end,
+        paragraph=unit.sentences[0].paragraph,
+        paragraph_end=unit.sentences[-1].paragraph,
+        sentences=tuple(unit.sentences),
+    )

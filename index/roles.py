@@ -1,0 +1,88 @@
+"""Passage roles: the title, the metadata lines and photo captions, findable by what they are.
+
+Readers ask about the document itself ("What's the headline?", "When was it published?",
+"What does the photo show?") with words the text does not contain. Each such passage gets a
+role term at indexing time, and the question words that ask for it map to the same term.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .types import Passage, Sentence
+
+TITLE, META, CAPTION = "\u27e8title\u27e9", "\u27e8meta\u27e9", "\u27e8caption\u27e9"
+NUMBER, TIME = "\u27e8number\u27e9", "\u27e8time\u27e9"
+_MONTHS = "january february march april may june july august september october november december"
+_NUMBER = re.compile(
+    r"\d|\b(?:hundreds?|thousands?|millions?|billions?|dozens?|two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b",
+    re.IGNORECASE,
+)
+_TIME = re.compile(
+    r"\b(?:" + "|".join(_MONTHS.split()) + r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|tonight|"
+    r"morning|afternoon|evening|midnight|noon|a\.m|p\.m|(?:1[5-9]|20)\d\ds?|\d{1,2}:\d\d)\b",
+    re.IGNORECASE,
+)
+_ASKS_NUMBER = re.compile(r"\bhow (?:many|much|old|far|long)\b|\bnumber of\b|\bwhat percentage\b", re.IGNORECASE)
+_ASKS_TIME = re.compile(
+    r"^\W*when\b|\bwhen (?:did|does|do|was|were|is|are|will|has|have|had)\b|"
+    r"\b(?:what|which) (?:time|day|date|year|month|hour)\b|\bsince when\b|\bhow long ago\b",
+    re.IGNORECASE,
+)
+# Stems (see Tokenizer) of question words that ask for a role.
+TRIGGERS: dict[str, str] = {
+    **dict.fromkeys(("headlin", "titl", "subtitl", "subhead", "headlin"), TITLE),
+    **dict.fromkeys(("publish", "post", "updat", "byline", "author", "written", "dateline"), META),
+    **dict.fromkeys(("photo", "photograph", "pictur", "imag", "caption", "pic", "pictur"), CAPTION),
+}
+# Words that point at the document itself; they carry no weight when judging coverage.
+DOCUMENT_WORDS = frozenset(("articl", "stori", "text", "document", "piec", "page"))
+_META_LINE = re.compile(r"^\s*(Posted|Published|Last Updated|Updated|Date|By|Author|Source|URL)\s*:", re.I)
+_CREDIT = re.compile(r"\(([^()\n]{2,80})\)")
+
+
+def roles(passage: Passage, document_text: str) -> list[str]:
+    """Role terms of a passage: title, metadata, caption, and whether it holds numbers or dates."""
+    found = answer_types(passage.text)
+    if passage.paragraph == 1:
+        found.append(TITLE)
+    sentences = [document_text[s.start : s.end] for s in passage.sentences]
+    if any(_META_LINE.match(s) for s in sentences):
+        found.append(META)
+    if any(_is_credit(s) for s in sentences):
+        found.append(CAPTION)
+    return found
+
+
+def _is_credit(sentence: str) -> bool:
+    """A sentence that is only a parenthesised credit: ``(The Associated Press)``, ``(Jane Doe/Reuters)``."""
+    match = _CREDIT.fullmatch(sentence.strip())
+    if not match:
+        return False
+    words = match.group(1).replace("/", " ").split()
+    return all(w[0].isupper() or w.lower() in ("the", "of", "and", "for", "via") for w in words)
+
+
+def sentence_roles(text: str, sentence: Sentence) -> set[str]:
+    """Role terms one sentence answers for: a metadata line, a title line, a caption's credit."""
+    line = text[sentence.start : sentence.end]
+    found = set()
+    if _META_LINE.match(line):
+        found.add(META)
+    elif sentence.paragraph == 1:
+        found.add(TITLE)
+    if _is_credit(line):
+        found.add(CAPTION)
+    return found
+
+
+def answer_types(text: str) -> list[str]:
+    """``NUMBER`` when the text holds a quantity, ``TIME`` when it holds a date or time."""
+    return [term for term, pattern in ((NUMBER, _NUMBER), (TIME, _TIME)) if pattern.search(text)]
+
+
+def question_types(question: str) -> list[str]:
+    """What kind of answer the question expects: "how many" wants a number, "when" a date or time."""
+    return [term for term, pattern in ((NUMBER, _ASKS_NUMBER), (TIME, _ASKS_TIME)) if pattern.search(question)]

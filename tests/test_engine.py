@@ -1,0 +1,174 @@
+"""Asking the article: right passages, exact citations, honest declines, reindex that never loses data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index import Engine, EngineConfig, QuestionError
+from index.errors import DocumentError, IndexCorruptError
+from tests.conftest import ARTICLE, SMALL_ARTICLE
+
+
+def test_fighting_question_cites_the_sentence_that_answers(article_engine: Engine, article_text: str) -> None:
+    answer = article_engine.ask("When did the fighting erupt?")
+    assert answer.answered
+    best = answer.hits[0]
+    assert "erupted on Sept. 27" in best.sentence
+    c = best.citation
+    assert article_text[c.start : c.end] == best.passage.text
+    s = best.sentence_citation
+    assert article_text[s.start : s.end] == best.sentence
+    assert (c.source, c.paragraph, s.paragraph, s.number) == ("article.txt", 10, 10, 1)
+    assert [h.rank for h in answer.hits] == [1, 2, 3]
+    assert answer.hits[0].score >= answer.hits[1].score >= answer.hits[2].score
+
+
+def test_question_terms_are_highlighted_in_the_answering_sentence(article_engine: Engine) -> None:
+    hit = article_engine.ask("When did the fighting erupt?").hits[0]
+    marked = {hit.sentence[s.start : s.end] for s in hit.highlights}
+    assert {"fighting", "erupted"} <= marked
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("When was the article published?", "Posted: October 26, 2020"),
+        ("What's the headline?", "U.S.-backed truce between Armenia"),
+        ("Pashinian facebook", "wrote on his Facebook page"),
+        ("how many people did putin say were killed", "5,000 people might have been killed"),
+        ("Geneva", "meet again in Geneva on Oct. 29"),
+        ("Who is Armenia's prime minister?", "Prime Minister Nikol Pashinyan"),
+    ],
+    ids=["metadata", "title", "misspelled-name", "number", "one-keyword", "demonym"],
+)
+def test_answerable_questions_are_answered_from_the_right_passage(
+    article_engine: Engine, question: str, expected: str
+) -> None:
+    answer = article_engine.ask(question)
+    assert answer.answered, answer.reason
+    assert any(expected in h.passage.text for h in answer.hits)
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("How do I bake bread?", "bake"),
+        ("What is the capital of France?", "capital"),
+        ("What did Putin say about Ukraine?", "Ukraine"),
+        ("What is the population of Baku?", "Baku"),
+    ],
+)
+def test_questions_the_article_does_not_cover_are_declined_with_the_reason(
+    article_engine: Engine, question: str, missing: str
+) -> None:
+    answer = article_engine.ask(question)
+    assert not answer.answered
+    assert answer.reason and missing in answer.reason
+    assert len(answer.hits) <= 1
+
+
+def test_spelling_fix_is_reported(article_engine: Engine) -> None:
+    answer = article_engine.ask("what did hami aksoi say")
+    assert ("aksoi", "aksoy") in answer.corrections
+    assert "Hami Aksoy" in answer.hits[0].passage.text
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   ", "empty"), ("?!...", "no words"), ("\U0001f600\U0001f525", "no words"),
+     ("what is it?", "no words"), ("x" * 10_000, "10,000 characters")],
+    ids=["empty", "blank", "punctuation", "emoji", "stopwords", "too-long"],
+)
+def test_unsearchable_questions_raise_a_clear_error(article_engine: Engine, question: str, message: str) -> None:
+    with pytest.raises(QuestionError, match=message):
+        article_engine.ask(question)
+
+
+def test_context_returns_neighbours_in_order(article_engine: Engine) -> None:
+    hit = article_engine.ask("When did the fighting erupt?").hits[0]
+    around = article_engine.context(hit.passage.id)
+    assert [p.id for p in around] == [hit.passage.id - 1, hit.passage.id, hit.passage.id + 1]
+
+
+def test_reindex_several_documents_cites_each_by_its_own_name(tmp_path: Path, small_article: Path) -> None:
+    engine = Engine.open(tmp_path / "idx", [ARTICLE])
+    summary = engine.reindex([ARTICLE, small_article])
+    assert (summary.documents, summary.added, summary.unchanged) == (2, ("lighthouse.txt",), ("article.txt",))
+    answer = engine.ask("When will the lighthouse keepers strike?")
+    best = answer.hits[0]
+    assert best.citation.source == "lighthouse.txt"
+    assert best.citation.title == "Lighthouse keepers vote to strike"
+    assert SMALL_ARTICLE[best.citation.start : best.citation.end] == best.passage.text
+    assert engine.ask("When did the fighting erupt?").hits[0].citation.source == "article.txt"
+
+
+def test_bad_file_stops_reindex_and_the_old_index_keeps_serving(tmp_path: Path, small_article: Path) -> None:
+    engine = Engine.open(tmp_path / "idx", [ARTICLE])
+    before = engine.generation
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(DocumentError):
+        engine.reindex([small_article, bad])
+    assert engine.generation == before
+    reopened = Engine.open(tmp_path / "idx")
+    assert reopened.generation == before
+    assert reopened.ask("When did the fighting erupt?").answered
+
+
+def test_another_process_reindex_is_picked_up_by_refresh(tmp_path: Path, small_article: Path) -> None:
+    serving = Engine.open(tmp_path / "idx", [ARTICLE])
+    Engine.open(tmp_path / "idx").reindex([small_article])
+    assert serving.refresh()
+    assert serving.info().documents[0].source == "lighthouse.txt"
+    assert not serving.refresh()
+
+
+def test_changed_source_is_rebuilt_on_open(tmp_path: Path, small_article: Path) -> None:
+    engine = Engine.open(tmp_path / "idx", [small_article])
+    first = engine.generation
+    small_article.write_text(SMALL_ARTICLE.replace("April 1", "May 9"), encoding="utf-8")
+    again = Engine.open(tmp_path / "idx", [small_article])
+    assert again.generation != first
+    assert "May 9" in again.ask("When will the strike begin?").hits[0].passage.text
+
+
+def test_corrupt_current_generation_falls_back_to_the_previous_one(tmp_path: Path, small_article: Path) -> None:
+    engine = Engine.open(tmp_path / "idx", [ARTICLE])
+    old = engine.generation
+    engine.reindex([small_article])
+    contrib = tmp_path / "idx" / engine.generation / "bm25_contrib.npy"
+    data = bytearray(contrib.read_bytes())
+    data[-1] ^= 0x01
+    contrib.write_bytes(bytes(data))
+    reopened = Engine.open(tmp_path / "idx")
+    assert reopened.generation == old
+
+
+def test_every_generation_corrupt_without_sources_is_a_clear_error(tmp_path: Path) -> None:
+    engine = Engine.open(tmp_path / "idx", [ARTICLE])
+    (tmp_path / "idx" / engine.generation / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="manifest is unreadable"):
+        Engine.open(tmp_path / "idx")
+    rebuilt = Engine.open(tmp_path / "idx", [ARTICLE])
+    assert rebuilt.ask("When did the fighting erupt?").answered
+
+
+def test_parameter_change_rebuilds_instead_of_serving_a_mismatched_index(tmp_path: Path) -> None:
+    from index import Bm25Params
+
+    first = Engine.open(tmp_path / "idx", [ARTICLE])
+    second = Engine.open(tmp_path / "idx", [ARTICLE], EngineConfig(bm25=Bm25Params("okapi", 1.5, 0.75)))
+    assert second.generation != first.generation
+    assert second.info().params["bm25"]["variant"] == "okapi"
+
+
+def test_reindex_keeps_serving_when_the_source_file_is_deleted(tmp_path: Path, small_article: Path) -> None:
+    copy = tmp_path / "copy.txt"
+    shutil.copy(small_article, copy)
+    Engine.open(tmp_path / "idx", [copy])
+    copy.unlink()
+    reopened = Engine.open(tmp_path / "idx")
+    assert reopened.ask("When will the strike begin?").answered

@@ -2,7 +2,8 @@
 
 Each row changes one choice from the defaults and reports recall@1, recall@3 and MRR of the
 ranking (before the "not covered" decision), then false declines and decline rates with it.
-Usage: python bench/eval_choices.py [tests/data/qa.jsonl] [--out bench/results/eval_choices.json]
+Both question sets are measured: the article (tests/data/qa.jsonl) and five Wikipedia articles
+indexed together (tests/data/wiki/). Usage: python bench/eval_choices.py [--out FILE]
 """
 
 from __future__ import annotations
@@ -29,9 +30,26 @@ def variants() -> list[tuple[str, EngineConfig]]:
     a = BASE.answer
     return [
         ("defaults", BASE),
-        ("paragraphs only (no merging of short ones)", dataclasses.replace(BASE, chunk=ChunkConfig(merge_short=False))),
-        ("passages of at most 40 words", dataclasses.replace(BASE, chunk=ChunkConfig(max_words=40))),
-        ("passages of at most 200 words", dataclasses.replace(BASE, chunk=ChunkConfig(max_words=200))),
+        (
+            "paragraphs only (no merging of short ones)",
+            dataclasses.replace(BASE, chunk=dataclasses.replace(BASE.chunk, merge_short=False)),
+        ),
+        (
+            "document title on every passage (several documents)",
+            dataclasses.replace(BASE, chunk=dataclasses.replace(BASE.chunk, title_terms=True)),
+        ),
+        (
+            "passages of at most 40 words",
+            dataclasses.replace(BASE, chunk=dataclasses.replace(BASE.chunk, max_words=40)),
+        ),
+        (
+            "passages of at most 100 words",
+            dataclasses.replace(BASE, chunk=dataclasses.replace(BASE.chunk, max_words=100)),
+        ),
+        (
+            "passages of at most 300 words",
+            dataclasses.replace(BASE, chunk=dataclasses.replace(BASE.chunk, max_words=300)),
+        ),
         (
             "one passage per sentence",
             dataclasses.replace(BASE, chunk=ChunkConfig(min_words=0, max_words=1, merge_short=False)),
@@ -47,8 +65,18 @@ def variants() -> list[tuple[str, EngineConfig]]:
         ("BM25Plus k1=1.5 (rank-bm25 default)", dataclasses.replace(BASE, bm25=Bm25Params("plus", 1.5, 0.75))),
         ("BM25Plus k1=0.9 b=0.4", dataclasses.replace(BASE, bm25=Bm25Params("plus", 0.9, 0.4))),
         ("BM25Plus b=0.9", dataclasses.replace(BASE, bm25=Bm25Params("plus", 1.2, 0.9))),
-        ("min coverage 0.3", dataclasses.replace(BASE, answer=dataclasses.replace(a, min_coverage=0.3))),
-        ("min coverage 0.5", dataclasses.replace(BASE, answer=dataclasses.replace(a, min_coverage=0.5))),
+        (
+            "decline on overall coverage only",
+            dataclasses.replace(BASE, answer=dataclasses.replace(a, min_content_coverage=0.0)),
+        ),
+        (
+            "coverage bars 0.4 / 0.4",
+            dataclasses.replace(BASE, answer=dataclasses.replace(a, min_coverage=0.4, min_content_coverage=0.4)),
+        ),
+        (
+            "coverage bars 0.2 / 0.2",
+            dataclasses.replace(BASE, answer=dataclasses.replace(a, min_coverage=0.2, min_content_coverage=0.2)),
+        ),
     ]
 
 
@@ -74,23 +102,33 @@ def measure(config: EngineConfig, qa: Path, sources: list[Path]) -> dict[str, fl
     }
 
 
+SETS = {
+    "article": (ROOT / "tests" / "data" / "qa.jsonl", [ROOT / "article.txt"]),
+    "wiki": (ROOT / "tests" / "data" / "wiki" / "qa.jsonl", sorted((ROOT / "tests" / "data" / "wiki").glob("*.txt"))),
+}
+COLUMNS = ("recall@1", "recall@3", "mrr", "false_declines", "declined_unrelated", "declined_near_miss")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("qa", nargs="?", type=Path, default=ROOT / "tests" / "data" / "qa.jsonl")
-    parser.add_argument("--source", type=Path, action="append", help="documents (default: article.txt)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "eval_choices.json")
     args = parser.parse_args()
-    sources = args.source or [ROOT / "article.txt"]
     rows = []
-    print(f"{'choice':45} r@1    r@3    MRR    false-decl  unrel  near   final r@1/r@3")
+    print(f"{'choice':45} " + "  ".join(f"{name}: r@1   r@3   MRR  f-dec unrel near" for name in SETS))
     for name, config in variants():
-        m = measure(config, args.qa, sources)
-        rows.append({"choice": name, **m})
-        print(
-            f"{name:45} {m['recall@1']:.3f}  {m['recall@3']:.3f}  {m['mrr']:.3f}  {m['false_declines']:>5}      "
-            f"{m['declined_unrelated']:.2f}   {m['declined_near_miss']:.2f}   "
-            f"{m['final_recall@1']:.3f}/{m['final_recall@3']:.3f}"
-        )
+        row: dict[str, object] = {"choice": name}
+        cells = []
+        for set_name, (qa, sources) in SETS.items():
+            m = measure(config, qa, sources)
+            row[set_name] = m
+            cells.append(
+                " ".join(
+                    f"{m[c]:.3f}" if isinstance(m[c], float) and c != "false_declines" else f"{m[c]:>3}"
+                    for c in COLUMNS
+                )
+            )
+        rows.append(row)
+        print(f"{name:45} " + "   ".join(cells), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     return 0

@@ -36,7 +36,8 @@ class AnswerConfig:
 
     max_question_chars: int = 1000
     max_terms: int = 32  # a long question costs no more than this many postings scans
-    min_coverage: float = 0.4  # share of the question's weight the best passage must hold
+    min_coverage: float = 0.3  # share of the question's weight the best passage must hold
+    min_content_coverage: float = 0.3  # the same, counting only the words that are not names
     fuzzy: bool = True
     common_word_df: int = 40  # a word this common in English is a word, not a typo
     variants: bool = True  # "armenia" also finds "armenian"
@@ -67,7 +68,7 @@ class Query:
 FRAMING = frozenset(
     """say said tell told think know happen mean mani much thing kind actual realli anyth someth someon
     anyon get got take took give gave come came go went make made use like ever still way lot stuff
-    find explain describ detail inform question answer exact whi anyway els""".split()
+    find explain describ detail inform question answer exact whi anyway els name""".split()
 )
 FRAMING_FACTOR = 0.25
 VARIANT_MIN = 4
@@ -238,11 +239,23 @@ def found(snapshot: Snapshot, concept: Concept, pid: int) -> bool:
     return any(contains(snapshot, t, pid) for t in concept.terms)
 
 
-def coverage(snapshot: Snapshot, query: Query, pid: int) -> float:
-    """Share of the question's weight that passage ``pid`` contains."""
-    total = sum(c.weight for c in query.concepts)
-    held = sum(c.weight for c in query.concepts if found(snapshot, c, pid))
+def coverage(snapshot: Snapshot, concepts: Sequence[Concept], pid: int) -> float:
+    """Share of the concepts' weight that passage ``pid`` contains."""
+    total = sum(c.weight for c in concepts)
+    held = sum(c.weight for c in concepts if found(snapshot, c, pid))
     return held / total if total else 0.0
+
+
+def covered(snapshot: Snapshot, query: Query, pids: Sequence[int], config: AnswerConfig) -> bool:
+    """Whether one of the passages holds enough of the question, and of its non-name words.
+
+    A question's names are usually what the document is about ("When was Hobart founded?"), so
+    finding them says little; the rest of the question ("founded") must be there too.
+    """
+    content = [c for c in query.concepts if not c.name and c.weight > 0] or list(query.concepts)
+    overall = max((coverage(snapshot, query.concepts, pid) for pid in pids), default=0.0)
+    rest = max((coverage(snapshot, content, pid) for pid in pids), default=0.0)
+    return overall >= config.min_coverage and rest >= config.min_content_coverage
 
 
 def answer(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: AnswerConfig, k: int) -> Answer:
@@ -256,12 +269,11 @@ def answer(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: Answ
         if any(found(snapshot, c, int(i)) for c in query.concepts)
     ]
     unknown = [c for c in query.concepts if not any(t in index.vocab for t in c.terms) and c.weight > 0]
-    best = max((coverage(snapshot, query, pid) for pid, _ in matched), default=0.0)
     names_missing = [c for c in unknown if c.name]
     focus_missing = query.focus is not None and not any(found(snapshot, query.focus, pid) for pid, _ in matched)
     if focus_missing and query.focus is not None:
         names_missing.append(query.focus)
-    answered = bool(matched) and best >= config.min_coverage and not names_missing
+    answered = bool(matched) and not names_missing and covered(snapshot, query, [p for p, _ in matched], config)
     if not answered:
         matched = matched[:1]
     hits = tuple(_hit(snapshot, tokenizer, query, rank, pid, score) for rank, (pid, score) in enumerate(matched, 1))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .types import Passage, Sentence
 
 _BLANK_LINES = re.compile(r"\n[ \t\u00a0\u200b\ufeff]*\n(?:[ \t\u00a0\u200b\ufeff]*\n)*")
-_SPACE = " \t\n\r\u00a0\u200b\ufeff\u2028\u2029"
+_INVISIBLE = "\u200b\ufeff"  # not white space to str.isspace(), but nothing to read either
 # A sentence ends at . ! ? (or …), optionally closed by quotes/brackets, before white space.
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s)")
 _ABBREVIATIONS = frozenset(
@@ -29,8 +29,9 @@ class ChunkConfig:
     """Passage sizes in words; chosen by the evaluation (see the README's table)."""
 
     min_words: int = 20
-    max_words: int = 100
+    max_words: int = 200
     merge_short: bool = True
+    title_terms: bool = False  # index each passage with its document's title (only when there are several)
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
@@ -46,9 +47,9 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
 
 def _add_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
     """Append ``[start, end)`` without leading/trailing white space, unless nothing is left."""
-    while start < end and text[start] in _SPACE:
+    while start < end and (text[start].isspace() or text[start] in _INVISIBLE):
         start += 1
-    while end > start and text[end - 1] in _SPACE:
+    while end > start and (text[end - 1].isspace() or text[end - 1] in _INVISIBLE):
         end -= 1
     if start < end:
         spans.append((start, end))
@@ -82,7 +83,7 @@ def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _is_boundary(text: str, punct: int, after: int, limit: int) -> bool:
     """True unless the period belongs to an abbreviation or initial, or lower case follows."""
     nxt = after
-    while nxt < limit and text[nxt] in _SPACE:
+    while nxt < limit and text[nxt].isspace():
         nxt += 1
     if nxt >= limit:
         return True

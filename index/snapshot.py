@@ -46,6 +46,7 @@ class IndexParams:
                 "min_words": self.chunk.min_words,
                 "max_words": self.chunk.max_words,
                 "merge_short": self.chunk.merge_short,
+                "title_terms": self.chunk.title_terms,
             },
             "tokenizer": {
                 "stem": self.tokenizer.stem,
@@ -94,7 +95,11 @@ def build_files(
     for doc_no, document in enumerate(documents):
         passages.extend(chunk(document.text, doc_no, params.chunk, first_id=len(passages)))
     tokenizer = Tokenizer(params.tokenizer)
-    tokens = [tokenizer(p.text) + roles(p, documents[p.doc].text) for p in passages]
+    # The title tells documents apart; in a one-document index it is on every passage and says nothing.
+    with_titles = params.chunk.title_terms and len(documents) > 1
+    titles = [tokenizer(d.title or "") if with_titles else [] for d in documents]
+    tokens = [tokenizer(p.text) + roles(p, documents[p.doc].text) + (titles[p.doc] if p.paragraph > 1 else [])
+              for p in passages]
     if not any(tokens):
         names = ", ".join(d.source for d in documents)
         raise DocumentError(f"{names} has no words to search (only punctuation, numbers-free symbols or stopwords).")

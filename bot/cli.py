@@ -19,11 +19,11 @@ import click
 from pydantic import ValidationError
 from rich.console import Console
 
-from index import Answer, Engine, EngineError
+from index import Answer, Engine, EngineError, IndexCorruptError, IndexNotFoundError
 from index.evaluate import evaluate, load_qa
 
 from . import console as view
-from .runtime import configure_logging, open_engine
+from .runtime import configure_logging, engine_config, open_engine
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,13 @@ def reindex(settings: Settings, files: tuple[Path, ...], index_dir: Path | None,
     """
     if max_mb is not None:
         settings = settings.model_copy(update={"max_document_mb": max_mb})
-    engine = open_engine(settings, index_dir)
+    folder = index_dir or settings.index_dir
+    try:
+        engine = Engine.open(folder, (), engine_config(settings))
+    except (IndexNotFoundError, IndexCorruptError) as err:
+        log.info("starting a new index in %s (%s)", folder, err)
+        view.render_summary(Console(), Engine.create(folder, list(files), engine_config(settings))[1])
+        return
     view.render_summary(Console(), engine.reindex(list(files)))
 
 

@@ -77,6 +77,15 @@ class Engine:
         return engine
 
     @classmethod
+    def create(
+        cls, index_dir: Path, paths: Sequence[Path], config: EngineConfig | None = None
+    ) -> tuple[Engine, ReindexSummary]:
+        """Build an index straight from ``paths``, replacing whatever the folder holds (even a damaged one)."""
+        began = time.perf_counter()
+        engine = cls._built(Store(Path(index_dir)), config or EngineConfig(), paths)
+        return engine, _summary(None, engine._snapshot, time.perf_counter() - began)
+
+    @classmethod
     def _built(cls, store: Store, config: EngineConfig, sources: Sequence[Path]) -> Engine:
         documents, paths = _read_all(sources, config.max_document_bytes)
         files, manifest = snap.build_files(documents, paths, config.index_params)
@@ -213,9 +222,9 @@ def _file_changed(path: Path, sha256: str) -> bool:
     return digest.hexdigest() != sha256
 
 
-def _summary(previous: snap.Snapshot, current: snap.Snapshot, seconds: float) -> ReindexSummary:
+def _summary(previous: snap.Snapshot | None, current: snap.Snapshot, seconds: float) -> ReindexSummary:
     """Compare two generations by source name and content hash."""
-    old = {d.source: d.sha256 for d in previous.documents}
+    old = {d.source: d.sha256 for d in previous.documents} if previous else {}
     new = {d.source: d.sha256 for d in current.documents}
     return ReindexSummary(
         documents=len(current.documents),
@@ -224,7 +233,7 @@ def _summary(previous: snap.Snapshot, current: snap.Snapshot, seconds: float) ->
         removed=tuple(s for s in old if s not in new),
         changed=tuple(s for s in new if s in old and old[s] != new[s]),
         unchanged=tuple(s for s in new if s in old and old[s] == new[s]),
-        previous_passages=previous.size,
+        previous_passages=previous.size if previous else None,
         generation=current.generation,
         seconds=seconds,
     )

@@ -153,3 +153,21 @@ def test_bad_setting_is_a_clear_error(cli_index: Path) -> None:
     result = run_cli("ask", "Geneva", env={"RESULTS": "lots"})
     assert result.returncode == 2
     assert "RESULTS" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_first_reindex_into_an_empty_folder_builds_only_the_given_files(tmp_path: Path, small_article: Path) -> None:
+    result = run_cli("reindex", str(small_article), "--index", str(tmp_path / "new"))
+    assert result.returncode == 0, result.stderr
+    assert "(before: none)" in result.stdout and "added: lighthouse.txt" in result.stdout
+    assert "removed" not in result.stdout
+    assert len(list((tmp_path / "new").glob("gen-*"))) == 1
+
+
+def test_reindex_repairs_an_index_whose_every_generation_is_damaged(tmp_path: Path, small_article: Path) -> None:
+    index = tmp_path / "idx"
+    assert run_cli("reindex", str(ARTICLE), "--index", str(index)).returncode == 0
+    for manifest in index.glob("gen-*/manifest.json"):
+        manifest.write_text("{}", encoding="utf-8")
+    result = run_cli("reindex", str(small_article), "--index", str(index))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(run_cli("ask", "strike", "--json", "--index", str(index)).stdout)["answered"]

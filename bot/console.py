@@ -41,7 +41,7 @@ def hit_panel(hit: Hit, title: str | None = None) -> Panel:
     start = hit.sentence_citation.start - hit.passage.start
     body.stylize("underline", start, start + len(hit.sentence))
     label = title or f"#{hit.rank}  score {hit.score:.2f}"
-    return Panel(body, title=label, title_align="left", subtitle=citation_line(hit), subtitle_align="left")
+    return Panel(Group(body, Text(citation_line(hit), style="dim")), title=label, title_align="left")
 
 
 def render_answer(console: Console, answer: Answer) -> None:
@@ -82,7 +82,7 @@ def render_summary(console: Console, summary: ReindexSummary) -> None:
     ):
         if names:
             lines.append(f"  {label}: {', '.join(names)}")
-    console.print("\n".join(lines), highlight=False)
+    console.print("\n".join(lines), highlight=False, soft_wrap=True)
 
 
 def render_eval(console: Console, report: EvalReport, show_misses: bool) -> None:

@@ -279,7 +279,16 @@ def answer(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: Answ
     hits = tuple(_hit(snapshot, tokenizer, query, rank, pid, score) for rank, (pid, score) in enumerate(matched, 1))
     missing = tuple(c.word for c in unknown)
     reason = None if answered else _reason(snapshot, query, names_missing or unknown, bool(matched))
-    return Answer(question, answered, reason, hits, query.terms, missing, query.corrections)
+    fixes = tuple((typed, _as_written(snapshot, tokenizer, term, hits)) for typed, term in query.corrections)
+    return Answer(question, answered, reason, hits, query.terms, missing, fixes)
+
+
+def _as_written(snapshot: Snapshot, tokenizer: Tokenizer, term: str, hits: Sequence[Hit]) -> str:
+    """A corrected term as the text spells it ("ceasefire", not the stem "ceasefir"), when a hit shows it."""
+    for hit in hits:
+        for span in tokenizer.spans(hit.passage.text, frozenset((term,))):
+            return hit.passage.text[span.start : span.end]
+    return term
 
 
 def _reason(snapshot: Snapshot, query: Query, missing: Sequence[Concept], any_match: bool) -> str:

@@ -10,6 +10,8 @@ import contextlib
 import functools
 import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,6 +43,33 @@ index_option = click.option(
 )
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C (a reindex in progress rolls back), then exit 143."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the roll-back
+    raise Terminated
+
+
+def _exit_quietly_when_terminated(kind: type[BaseException], value: BaseException, tb: object) -> None:
+    """A SIGTERM outside a command (while settings load, say): no traceback, exit 143 all the same."""
+    if issubclass(kind, Terminated):
+        sys.stderr.write("stopped by SIGTERM.\n")
+        sys.stderr.flush()
+        os._exit(143)
+    sys.__excepthook__(kind, value, tb)  # type: ignore[arg-type]
+
+
+def handle_sigterm() -> None:
+    """Make SIGTERM (systemd, docker stop) end a command cleanly instead of killing it mid-write.
+
+    The Discord bot replaces this with its own handler once its event loop runs.
+    """
+    sys.excepthook = _exit_quietly_when_terminated
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def friendly(func: F) -> F:
     """Turn engine and settings errors into one line on stderr and exit code 1."""
 
@@ -54,6 +83,9 @@ def friendly(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("", err=True)
             sys.exit(130)
+        except Terminated:
+            click.echo("stopped by SIGTERM; an unfinished reindex was rolled back.", err=True)
+            sys.exit(143)
 
     return wrapper  # type: ignore[return-value]
 
@@ -77,6 +109,7 @@ def main(ctx: click.Context) -> None:
     Example:
       python run_bot.py ask "When did the fighting erupt?"
     """
+    handle_sigterm()
     settings = load_settings()
     configure_logging(settings.log_level)
     ctx.obj = settings

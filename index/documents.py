@@ -6,6 +6,7 @@ universal newlines (CRLF and CR become LF), a BOM kept as the first character.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -28,7 +29,12 @@ _META_SCAN_LINES = 12
 def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, source: str | None = None) -> Document:
     """Read and check one source file; raise ``DocumentError`` with a fix for anything unusable."""
     raw = _read_bytes(path, max_bytes)
-    return parse_document(raw, source or path.name)
+    return parse_document(raw, source or display_name(path.name))
+
+
+def display_name(name: str) -> str:
+    """A file name as valid Unicode for citations: bytes that are not UTF-8 show as U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def parse_document(raw: bytes, source: str) -> Document:
@@ -57,30 +63,49 @@ def parse_document(raw: bytes, source: str) -> Document:
 
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
-    """Refuse what is not a regular, readable, reasonably sized file before opening it."""
+    """Refuse what is not a regular, readable, reasonably sized file on disk, without ever blocking.
+
+    The checks are made on the open descriptor (no swap between check and open can get past
+    them): opened without following a final symlink and without blocking (a FIFO would wait for
+    a writer for ever), then it must be a regular file no bigger than ``max_bytes``, and exactly
+    as many bytes as ``stat`` promised must be read. That last rule refuses files that change
+    while being read and the pseudo-files of /proc and /sys (size 0 or 4096, other content):
+    ``/proc/self/environ`` would otherwise index the bot's own environment, token included.
+    """
     name = str(path)
     try:
-        info = os.stat(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise DocumentError(f"{name}: no such file.") from None
     except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise DocumentError(f"{name} is a symbolic link; give the file it points to.") from None
         raise DocumentError(f"{name}: cannot read it ({err.strerror}).") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise DocumentError(f"{name} is a directory; name the text files inside it instead.")
+    except ValueError:
+        raise DocumentError(f"{name!r} is not a usable file name.") from None
+    info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise DocumentError(f"{name} is a directory; name the text files inside it instead.")
         raise DocumentError(f"{name} is not a regular file (a device, pipe or socket); give a text file.")
-    if info.st_size > max_bytes:
-        raise DocumentError(
-            f"{name} is {info.st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit; "
-            "split it or raise the limit (--max-mb / MAX_DOCUMENT_MB)."
-        )
-    try:
-        with open(path, "rb") as handle:
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_size > max_bytes:
+            raise DocumentError(
+                f"{name} is {info.st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit; "
+                "split it or raise the limit (--max-mb / MAX_DOCUMENT_MB)."
+            )
+        try:
             raw = handle.read(max_bytes + 1)
-    except OSError as err:
-        raise DocumentError(f"{name}: cannot read it ({err.strerror}).") from None
+        except OSError as err:
+            raise DocumentError(f"{name}: cannot read it ({err.strerror}).") from None
     if len(raw) > max_bytes:
         raise DocumentError(f"{name} grew past the {max_bytes / 1e6:.1f} MB limit while being read.")
+    if len(raw) != info.st_size:
+        raise DocumentError(
+            f"{name} changed size while being read, or is not a file on disk (such as /proc files); "
+            "give a finished text file."
+        )
     return raw
 
 

@@ -18,7 +18,7 @@ from . import snapshot as snap
 from .answer import AnswerConfig, answer, citation
 from .bm25 import Bm25Params
 from .chunking import ChunkConfig
-from .documents import DEFAULT_MAX_BYTES, read_document
+from .documents import DEFAULT_MAX_BYTES, display_name, read_document
 from .errors import DocumentError, IndexCorruptError, IndexNotFoundError, QuestionError
 from .store import Fs, Store
 from .tokenize import Tokenizer, TokenizerConfig
@@ -51,6 +51,7 @@ class Engine:
         self.tokenizer = Tokenizer(config.tokenizer)
         self._snapshot = snapshot
         self._swap = threading.Lock()
+        self._refused: str | None = None  # a CURRENT that named an unusable generation
 
     # ---- lifecycle -----------------------------------------------------------------------
     @classmethod
@@ -61,7 +62,7 @@ class Engine:
         config = config or EngineConfig()
         store = Store(Path(index_dir), fs)
         try:
-            loaded = snap.load(store.open_latest())
+            loaded = store.load_latest(snap.load)
         except IndexNotFoundError:
             if not sources:
                 raise IndexNotFoundError(f"No index in {index_dir} and no source files to build one from.") from None
@@ -175,15 +176,23 @@ class Engine:
 
     def refresh(self) -> bool:
         """Pick up a generation another process committed (e.g. a CLI reindex while the bot runs)."""
-        name = self.store.current_name()
-        if name is None or name == self._snapshot.generation:
+        try:
+            name = self.store.current_name()
+        except IndexCorruptError:
+            name = None  # a damaged pointer: keep serving what is loaded
+        if name is None or name in (self._snapshot.generation, self._refused):
             return False
         with self._swap:
             try:
-                self._snapshot = snap.load(self.store.open_latest())
+                loaded = self.store.load_latest(snap.load)
             except IndexCorruptError as err:
                 log.error("new index generation %s is unusable, still serving %s: %s", name, self.generation, err)
+                self._refused = name  # tried once; try again only when CURRENT changes
                 return False
+            if loaded.generation == self._snapshot.generation:
+                self._refused = name
+                return False
+            self._snapshot = loaded
         log.info("now serving index generation %s", self._snapshot.generation)
         return True
 
@@ -199,7 +208,8 @@ def _read_all(paths: Sequence[Path], max_bytes: int) -> tuple[list[Document], li
 
 def _unique_name(path: Path, names: list[str]) -> str:
     """Two files with the same base name are cited by their parent folder too."""
-    return path.name if names.count(path.name) == 1 else f"{path.parent.name}{os.sep}{path.name}"
+    name = display_name(path.name)
+    return name if names.count(name) == 1 else display_name(f"{path.parent.name}{os.sep}{path.name}")
 
 
 def _staleness(current: snap.Snapshot, config: EngineConfig) -> str | None:

@@ -21,21 +21,28 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from .errors import IndexCorruptError, IndexNotFoundError
+from .errors import EngineError, IndexCorruptError, IndexNotFoundError
 
 log = logging.getLogger(__name__)
 
 FORMAT = "article-qa-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest carries its own checksum (MANIFEST_CHECKSUM)
 MANIFEST = "manifest.json"
+MANIFEST_CHECKSUM = "manifest_crc32"  # CRC32 of the manifest's canonical JSON without this field
 CURRENT = "CURRENT"
 GEN_PREFIX = "gen-"
 TMP_PREFIX = ".tmp-"
 _CHUNK = 1 << 20
+_POINTER_MAX = 4096  # CURRENT holds one folder name; anything longer is damage
+T = TypeVar("T")
+
+
+class IndexWriteError(EngineError):
+    """Writing a new generation failed (disk full, I/O error); the previous generation still serves."""
 
 
 class Fs:
@@ -69,6 +76,11 @@ class Fs:
     def rmtree(self, path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
+    def remove(self, path: Path) -> None:
+        """Delete one file if it exists."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
     def checkpoint(self, name: str) -> None:
         """A named step of the protocol; a no-op here, a crash point in the fault tests."""
 
@@ -85,13 +97,23 @@ class Generation:
         return self.path.name
 
     def json(self, name: str) -> Any:
-        """Load one JSON file of the generation (already verified)."""
-        with open(self.path / name, encoding="utf-8") as handle:
-            return json.load(handle)
+        """Load one JSON file of the generation (verified when the generation was opened)."""
+        try:
+            with open(self._verified(name), encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError) as err:
+            raise IndexCorruptError(f"{self.name}/{name} is not valid JSON ({err}).") from None
 
     def array(self, name: str) -> np.ndarray:
         """Memory-map one ``.npy`` file read-only, so processes share its pages."""
-        return np.load(self.path / name, mmap_mode="r", allow_pickle=False)
+        array: np.ndarray = np.load(self._verified(name), mmap_mode="r", allow_pickle=False)
+        return array
+
+    def _verified(self, name: str) -> Path:
+        """Only files the manifest lists (and ``Store.open`` checked) are ever read."""
+        if name not in self.manifest["files"]:
+            raise IndexCorruptError(f"{self.name}: {name} is not listed in its manifest.")
+        return self.path / name
 
 
 def encode_array(array: np.ndarray) -> bytes:
@@ -102,7 +124,14 @@ def encode_array(array: np.ndarray) -> bytes:
 
 
 def encode_json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON; a lone surrogate (a non-UTF-8 file name) is written as its ``\\udcXX`` escape."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
+
+
+def seal_manifest(manifest: Mapping[str, Any]) -> bytes:
+    """The manifest's bytes with its own checksum added, so any change to it is detected on load."""
+    body = {k: v for k, v in manifest.items() if k != MANIFEST_CHECKSUM}
+    return encode_json({**body, MANIFEST_CHECKSUM: zlib.crc32(encode_json(body))})
 
 
 class Store:
@@ -117,11 +146,18 @@ class Store:
     def current_name(self) -> str | None:
         """The generation ``CURRENT`` points to, or None when nothing was committed yet."""
         try:
-            name = (self.root / CURRENT).read_text(encoding="utf-8").strip()
+            with open(self.root / CURRENT, "rb") as handle:
+                raw = handle.read(_POINTER_MAX + 1)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except (OSError, UnicodeDecodeError) as err:
-            raise IndexCorruptError(f"{self.root / CURRENT} is unreadable ({err}).") from None
+        except OSError as err:
+            raise IndexCorruptError(f"{self.root / CURRENT} is unreadable ({err.strerror}).") from None
+        try:
+            name = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise IndexCorruptError(f"{self.root / CURRENT} is damaged (not text).") from None
+        if len(raw) > _POINTER_MAX:
+            raise IndexCorruptError(f"{self.root / CURRENT} is damaged (too long for a folder name).")
         return name or None
 
     def generations(self) -> list[str]:
@@ -135,51 +171,99 @@ class Store:
     def open(self, name: str) -> Generation:
         """Verify a generation (format, version, every file's size and CRC32) and return it."""
         path = self.root / name
-        if not name.startswith(GEN_PREFIX) or "/" in name or not path.is_dir():
-            raise IndexCorruptError(f"{self.root}: CURRENT names {name!r}, which is not a generation folder.")
+        if not name.startswith(GEN_PREFIX) or "/" in name or "\0" in name or not path.is_dir():
+            raise IndexCorruptError(f"{self.root}: {name[:80]!r} is not a generation folder.")
         manifest = _read_manifest(path)
         for file_name, meta in manifest["files"].items():
             _verify_file(path / file_name, meta)
         return Generation(path, manifest)
 
     def open_latest(self) -> Generation:
-        """The current generation, or the newest older one that verifies when the current one is damaged."""
-        current = self.current_name()
+        """The current generation, or the newest other one that verifies when the current one is damaged."""
+        return self.load_latest(lambda generation: generation)
+
+    def load_latest(self, load: Callable[[Generation], T]) -> T:
+        """``load`` the current generation; fall back to the newest other one that verifies *and* loads.
+
+        ``load`` raises ``IndexCorruptError`` for content that passed its checksums but is still
+        unusable (a planted pickle, arrays that disagree): that generation is skipped too.
+        """
+        try:
+            current = self.current_name()
+        except IndexCorruptError as err:
+            log.warning("%s; looking for the newest generation that verifies", err)
+            current = None
         candidates = ([current] if current else []) + [g for g in self.generations() if g != current]
         if not candidates:
             raise IndexNotFoundError(f"No index in {self.root} yet.")
         errors: list[str] = []
         for name in candidates:
             try:
-                generation = self.open(name)
+                loaded = load(self.open(name))
             except IndexCorruptError as err:
                 log.warning("skipping damaged index generation %s: %s", name, err)
                 errors.append(str(err))
                 continue
             if name != current:
-                log.warning("serving older generation %s: the current one is damaged", name)
-            return generation
+                log.warning("serving generation %s: CURRENT names no usable generation", name)
+            return loaded
         raise IndexCorruptError("Every index generation is damaged: " + "; ".join(errors))
 
     # ---- writing -------------------------------------------------------------------------
     def commit(self, files: Mapping[str, bytes], manifest: dict[str, Any]) -> Generation:
-        """Write a new generation and make it current; on any error the previous one stays current."""
-        self._ensure_root()
-        with self._lock():
-            name = _new_name(self.generations())
-            tmp = self.root / (TMP_PREFIX + name)
-            try:
-                self._write_folder(tmp, files, {**manifest, "generation": name})
-                self.fs.checkpoint("before_rename_generation")
-                self.fs.replace(tmp, self.root / name)
-                self.fs.fsync_dir(self.root)
-                self.fs.checkpoint("after_rename_generation")
-                self._point_current_to(name)
-            except BaseException:
-                self.fs.rmtree(tmp)
-                raise
-            self._collect_garbage(name)
+        """Write a new generation and make it current; on any error the previous one stays current.
+
+        A failing disk (full, I/O error) raises ``IndexWriteError``; whatever this commit wrote is
+        then removed again and ``CURRENT`` names the previous generation, as before the call.
+        """
+        try:
+            self._ensure_root()
+            with self._lock():
+                name = _new_name(self.generations())
+                self._commit_locked(name, files, manifest)
+        except OSError as err:
+            raise IndexWriteError(
+                f"Could not write the new index in {self.root} ({err.strerror or err}); "
+                "the previous index is still being served."
+            ) from err
         return self.open(name)
+
+    def _commit_locked(self, name: str, files: Mapping[str, bytes], manifest: dict[str, Any]) -> None:
+        tmp = self.root / (TMP_PREFIX + name)
+        previous = self._readable_current()
+        try:
+            self._write_folder(tmp, files, {**manifest, "generation": name})
+            self.fs.checkpoint("before_rename_generation")
+            self.fs.replace(tmp, self.root / name)
+            self.fs.fsync_dir(self.root)
+            self.fs.checkpoint("after_rename_generation")
+            self._point_current_to(name)
+        except BaseException:
+            self._roll_back(name, previous)
+            raise
+        self._collect_garbage(name)
+
+    def _roll_back(self, name: str, previous: str | None) -> None:
+        """Undo a failed commit (best effort): ``CURRENT`` back to ``previous``, the new folder removed.
+
+        Once CURRENT no longer names it, the new generation goes; if CURRENT cannot be swapped
+        back, removing the folder still makes readers fall back to ``previous``.
+        """
+        with contextlib.suppress(OSError):
+            if self._readable_current() == name:
+                if previous is None:
+                    self.fs.remove(self.root / CURRENT)
+                else:
+                    self._point_current_to(previous)
+        self.fs.remove(self.root / (TMP_PREFIX + CURRENT))
+        self.fs.rmtree(self.root / (TMP_PREFIX + name))
+        self.fs.rmtree(self.root / name)
+
+    def _readable_current(self) -> str | None:
+        try:
+            return self.current_name()
+        except IndexCorruptError:
+            return None
 
     def _write_folder(self, tmp: Path, files: Mapping[str, bytes], manifest: dict[str, Any]) -> None:
         """Every data file first, fsynced; the manifest with their checksums last."""
@@ -191,15 +275,14 @@ class Store:
             self.fs.checkpoint(f"after_write:{file_name}")
         self.fs.checkpoint("before_manifest")
         full = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "files": checksums}
-        self.fs.write(tmp / MANIFEST, encode_json(full))
+        self.fs.write(tmp / MANIFEST, seal_manifest(full))
         self.fs.fsync_dir(tmp)
         self.fs.checkpoint("after_manifest")
 
     def _point_current_to(self, name: str) -> None:
         """Swap the ``CURRENT`` pointer atomically and durably."""
         tmp = self.root / (TMP_PREFIX + CURRENT)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        self.fs.remove(tmp)
         self.fs.write(tmp, (name + "\n").encode("ascii"))
         self.fs.checkpoint("before_current_replace")
         self.fs.replace(tmp, self.root / CURRENT)
@@ -218,7 +301,7 @@ class Store:
     def _ensure_root(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
+        except (FileExistsError, NotADirectoryError):
             raise IndexCorruptError(f"{self.root} exists and is not a folder; choose another --index.") from None
 
     @contextlib.contextmanager
@@ -252,12 +335,18 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise IndexCorruptError(f"{path.name}: the manifest is unreadable ({err}).") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexCorruptError(f"{path.name} is not an index of this bot.")
+    sealed = isinstance(manifest.get(MANIFEST_CHECKSUM), int) and seal_manifest(manifest) == encode_json(manifest)
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if version != FORMAT_VERSION and (sealed or version == 1):
+        newer = isinstance(version, int) and version > FORMAT_VERSION
         raise IndexCorruptError(
-            f"{path.name} has index format {version!r}; this version reads {FORMAT_VERSION}. "
-            "Run `python run_bot.py reindex` to rebuild it."
+            f"{path.name} has index format {version!r}, written by "
+            f"{'a newer' if newer else 'an older'} version of this bot; this version reads format "
+            f"{FORMAT_VERSION}. {'Upgrade the bot, or run' if newer else 'Run'} "
+            "`python run_bot.py reindex` to rebuild it."
         )
+    if not sealed:
+        raise IndexCorruptError(f"{path.name}: the manifest fails its checksum (the file is damaged).")
     if not isinstance(manifest.get("files"), dict):
         raise IndexCorruptError(f"{path.name}: the manifest lists no files.")
     return manifest

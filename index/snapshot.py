@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import bm25
+from . import bm25, bulk
 from .chunking import ChunkConfig, chunk
 from .errors import DocumentError, IndexCorruptError
 from .roles import roles
@@ -25,10 +25,10 @@ from .types import Document, Passage, Sentence
 
 I64 = npt.NDArray[np.int64]
 # Bump when chunking, tokenizing or role terms change what an index holds: old indexes rebuild.
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4  # 4: BM25 arrays with pruning bounds (bound, scale, impact) instead of contrib
 PASSAGE_COLUMNS = ("p_doc", "p_start", "p_end", "p_para", "p_para_end", "p_sent")
 SENTENCE_COLUMNS = ("s_para", "s_num", "s_start", "s_end")
-BM25_ARRAYS = ("doc_len", "idf", "indptr", "doc_ids", "tf", "contrib", "const")
+BM25_ARRAYS = ("doc_len", "idf", "indptr", "doc_ids", "tf", "const", "bound", "scale", "impact")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +98,13 @@ def build_files(
     # The title tells documents apart; in a one-document index it is on every passage and says nothing.
     with_titles = params.chunk.title_terms and len(documents) > 1
     titles = [tokenizer(d.title or "") if with_titles else [] for d in documents]
-    tokens = [tokenizer(p.text) + roles(p, documents[p.doc].text) + (titles[p.doc] if p.paragraph > 1 else [])
-              for p in passages]
-    if not any(tokens):
+    extra = [roles(p, documents[p.doc].text) + (titles[p.doc] if p.paragraph > 1 else []) for p in passages]
+    try:  # the same terms as tokenizer(p.text) + extra, tokenized in bulk (both cores for big inputs)
+        index = bulk.build([p.text for p in passages], params.bm25, params.tokenizer, extra=extra, total=len(extra))
+    except bm25.NoTermsError:
         names = ", ".join(d.source for d in documents)
-        raise DocumentError(f"{names} has no words to search (only punctuation, numbers-free symbols or stopwords).")
-    index = bm25.build(tokens, params.bm25)
+        why = "only punctuation, numbers-free symbols or stopwords"
+        raise DocumentError(f"{names} has no words to search ({why}).") from None
     files = {f"{name}.npy": encode_array(array) for name, array in _columns(passages).items()}
     files.update({f"bm25_{name}.npy": encode_array(array) for name, array in index.arrays().items()})
     files["vocab.json"] = encode_json(list(index.vocab))
@@ -177,14 +178,8 @@ def _load(generation: Generation) -> Snapshot:
     index = bm25.Bm25Index(
         params=bm25.Bm25Params(**params["bm25"]),
         vocab={term: i for i, term in enumerate(vocab_list)},
-        doc_len=arrays["doc_len"],
         avgdl=float(manifest["avgdl"]),
-        idf=arrays["idf"],
-        indptr=arrays["indptr"],
-        doc_ids=arrays["doc_ids"],
-        tf=arrays["tf"],
-        contrib=arrays["contrib"],
-        const=arrays["const"],
+        **arrays,
     )
     snapshot = Snapshot(
         generation=generation.name,
@@ -213,7 +208,8 @@ def _check_shapes(snapshot: Snapshot, vocab_size: int) -> None:
         and idx.doc_len.shape[0] == n
         and idx.indptr.shape[0] == vocab_size + 1
         and idx.idf.shape[0] == vocab_size
-        and idx.doc_ids.shape[0] == idx.contrib.shape[0] == idx.tf.shape[0] == int(idx.indptr[-1])
+        and idx.const.shape[0] == idx.bound.shape[0] == idx.scale.shape[0] == vocab_size
+        and idx.doc_ids.shape[0] == idx.impact.shape[0] == idx.tf.shape[0] == int(idx.indptr[-1])
         and (n == 0 or int(c["p_doc"].max()) < len(snapshot.documents))
     )
     if not ok:

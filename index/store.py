@@ -30,7 +30,7 @@ from .errors import EngineError, IndexCorruptError, IndexNotFoundError
 log = logging.getLogger(__name__)
 
 FORMAT = "article-qa-index"
-FORMAT_VERSION = 2  # 2: the manifest carries its own checksum (MANIFEST_CHECKSUM)
+FORMAT_VERSION = 3  # 2: the manifest carries its own checksum; 3: BM25 impacts replace contributions
 MANIFEST = "manifest.json"
 MANIFEST_CHECKSUM = "manifest_crc32"  # CRC32 of the manifest's canonical JSON without this field
 CURRENT = "CURRENT"

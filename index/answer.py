@@ -25,7 +25,7 @@ from rapidfuzz.process import extract
 from . import roles
 from .snapshot import Snapshot
 from .tokenize import Tokenizer
-from .types import Answer, Citation, Hit, Passage, Sentence
+from .types import Answer, Citation, Hit, Passage, Sentence, Span
 
 BACKGROUND = Path(__file__).resolve().parent / "data" / "background.json.gz"
 
@@ -308,31 +308,36 @@ def _join(words: Sequence[str]) -> str:
 
 
 def _hit(snapshot: Snapshot, tokenizer: Tokenizer, query: Query, rank: int, pid: int, score: float) -> Hit:
-    """A ranked passage with its best sentence and highlights."""
+    """A ranked passage with its best sentence and highlights, from one tokenizing pass over it."""
     passage = snapshot.passage(pid)
     text = snapshot.documents[passage.doc].text
     terms = frozenset(query.terms)
-    sentence = max(passage.sentences, key=lambda s: (_sentence_weight(snapshot, tokenizer, text, s, terms), -s.start))
-    quoted = text[sentence.start : sentence.end]
+    words = [(passage.start + s, passage.start + e, t) for s, e, t in tokenizer.located(passage.text) if t in terms]
+    sentence = max(passage.sentences, key=lambda s: (_sentence_weight(snapshot, text, s, words, terms), -s.start))
     return Hit(
         rank=rank,
         score=score,
         passage=passage,
         citation=citation(snapshot, passage),
-        sentence=quoted,
+        sentence=text[sentence.start : sentence.end],
         sentence_citation=sentence,
-        highlights=tokenizer.spans(quoted, terms),
-        passage_highlights=tokenizer.spans(passage.text, terms),
+        highlights=tuple(
+            Span(s - sentence.start, e - sentence.start)
+            for s, e, _ in words
+            if sentence.start <= s and e <= sentence.end
+        ),
+        passage_highlights=tuple(Span(s - passage.start, e - passage.start) for s, e, _ in words),
     )
 
 
 def _sentence_weight(
-    snapshot: Snapshot, tokenizer: Tokenizer, text: str, sentence: Sentence, terms: frozenset[str]
+    snapshot: Snapshot, text: str, sentence: Sentence, words: Sequence[tuple[int, int, str]], terms: frozenset[str]
 ) -> float:
     """Sum of the corpus idf of the question terms (and role terms) a sentence holds."""
-    present = set(tokenizer(text[sentence.start : sentence.end])) | roles.sentence_roles(text, sentence)
+    present = {t for s, e, t in words if sentence.start <= s and e <= sentence.end}
+    present |= roles.sentence_roles(text, sentence) & terms
     index = snapshot.index
-    return sum(float(index.idf[index.vocab[t]]) for t in present & terms if t in index.vocab)
+    return sum(float(index.idf[index.vocab[t]]) for t in present if t in index.vocab)
 
 
 def citation(snapshot: Snapshot, passage: Passage) -> Citation:

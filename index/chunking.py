@@ -21,7 +21,6 @@ _ABBREVIATIONS = frozenset(
     jun jul aug sep sept oct nov dec no nos vol vs etc al approx est dept inc ltd co corp univ fig p
     pp a.m p.m u.s u.k u.n e.g i.e d.c u.s.a""".split()
 )
-_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +107,7 @@ class _Unit:
     """A run of whole sentences, possibly several paragraphs, on its way to be a passage."""
 
     sentences: list[Sentence]
+    words: int  # white-space separated words, counted once per sentence
 
     @property
     def start(self) -> int:
@@ -117,40 +117,35 @@ class _Unit:
     def end(self) -> int:
         return self.sentences[-1].end
 
+    def __add__(self, other: _Unit) -> _Unit:
+        return _Unit(self.sentences + other.sentences, self.words + other.words)
+
 
 def chunk(text: str, doc: int, config: ChunkConfig, first_id: int = 0) -> list[Passage]:
     """Passages of one document, in order, ids from ``first_id``."""
     units: list[_Unit] = []
     for number, (start, end) in enumerate(paragraph_spans(text), 1):
         sentences = [
-            Sentence(paragraph=number, number=i, start=s, end=e)
+            _Unit([Sentence(paragraph=number, number=i, start=s, end=e)], len(text[s:e].split()))
             for i, (s, e) in enumerate(sentence_spans(text, start, end), 1)
         ]
-        units.extend(_split_long(text, sentences, config.max_words))
+        units.extend(_split_long(sentences, config.max_words))
     if config.merge_short:
         units = _merge_short(text, units, config)
     return [_passage(text, doc, unit, first_id + i) for i, unit in enumerate(units)]
 
 
-def _words(text: str, start: int, end: int) -> int:
-    """Number of white-space separated words in a span."""
-    return sum(1 for _ in _WORD.finditer(text, start, end))
-
-
-def _split_long(text: str, sentences: list[Sentence], max_words: int) -> list[_Unit]:
+def _split_long(sentences: list[_Unit], max_words: int) -> list[_Unit]:
     """Pack a paragraph's sentences greedily into units of at most ``max_words`` (one sentence may exceed it)."""
     units: list[_Unit] = []
-    current: list[Sentence] = []
-    count = 0
+    current: _Unit | None = None
     for sentence in sentences:
-        words = _words(text, sentence.start, sentence.end)
-        if current and count + words > max_words:
-            units.append(_Unit(current))
-            current, count = [], 0
-        current.append(sentence)
-        count += words
-    if current:
-        units.append(_Unit(current))
+        if current is not None and current.words + sentence.words > max_words:
+            units.append(current)
+            current = None
+        current = sentence if current is None else current + sentence
+    if current is not None:
+        units.append(current)
     return units
 
 
@@ -163,25 +158,24 @@ def _looks_like_heading(text: str, unit: _Unit) -> bool:
 def _merge_short(text: str, units: list[_Unit], config: ChunkConfig) -> list[_Unit]:
     """Fold units under ``min_words`` into a neighbour: headings forward, the rest backward."""
     merged: list[_Unit] = []
-    carry: list[Sentence] = []
+    carry: _Unit | None = None
+    room = config.max_words + config.min_words
     for unit in units:
-        sentences = carry + unit.sentences
-        carry = []
-        candidate = _Unit(sentences)
-        size = _words(text, candidate.start, candidate.end)
-        if size >= config.min_words:
+        candidate = unit if carry is None else carry + unit
+        carry = None
+        if candidate.words >= config.min_words:
             merged.append(candidate)
         elif _looks_like_heading(text, candidate):
-            carry = sentences
-        elif merged and _words(text, merged[-1].start, candidate.end) <= config.max_words + config.min_words:
-            merged[-1] = _Unit(merged[-1].sentences + sentences)
+            carry = candidate
+        elif merged and merged[-1].words + candidate.words <= room:
+            merged[-1] = merged[-1] + candidate
         else:
             merged.append(candidate)
-    if carry:
-        if merged and _words(text, merged[-1].start, carry[-1].end) <= config.max_words + config.min_words:
-            merged[-1] = _Unit(merged[-1].sentences + carry)
+    if carry is not None:
+        if merged and merged[-1].words + carry.words <= room:
+            merged[-1] = merged[-1] + carry
         else:
-            merged.append(_Unit(carry))
+            merged.append(carry)
     return merged
 
 

@@ -13,18 +13,19 @@ from .types import Passage, Sentence
 
 TITLE, META, CAPTION = "\u27e8title\u27e9", "\u27e8meta\u27e9", "\u27e8caption\u27e9"
 NUMBER, TIME = "\u27e8number\u27e9", "\u27e8time\u27e9"
-_MONTHS = "january february march april may june july august september october november december"
-_NUMBER = re.compile(
-    r"\d|\b(?:hundreds?|thousands?|millions?|billions?|dozens?|two|three|four|five|six|seven|eight|nine|ten|"
-    r"eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b",
-    re.IGNORECASE,
+# Words that make a passage hold a quantity or a date/time; looked up in a set, one scan per passage.
+_NUMBER_WORDS = frozenset(
+    """hundred hundreds thousand thousands million millions billion billions dozen dozens two three four
+    five six seven eight nine ten eleven twelve twenty thirty forty fifty sixty seventy eighty ninety""".split()
 )
-_TIME = re.compile(
-    r"\b(?:" + "|".join(_MONTHS.split()) + r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|"
-    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|tonight|"
-    r"morning|afternoon|evening|midnight|noon|a\.m|p\.m|(?:1[5-9]|20)\d\ds?|\d{1,2}:\d\d)\b",
-    re.IGNORECASE,
+_TIME_WORDS = frozenset(
+    """january february march april may june july august september october november december jan feb
+    mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday
+    today yesterday tomorrow tonight morning afternoon evening midnight noon""".split()
 )
+_DIGIT = re.compile(r"\d")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_CLOCK_OR_YEAR = re.compile(r"\b(?:\d{1,2}:\d\d|(?:1[5-9]|20)\d\ds?|[ap]\.m)\b", re.IGNORECASE)
 _ASKS_NUMBER = re.compile(r"\bhow (?:many|much|old|far|long)\b|\bnumber of\b|\bwhat percentage\b", re.IGNORECASE)
 _ASKS_TIME = re.compile(
     r"^\W*when\b|\bwhen (?:did|does|do|was|were|is|are|will|has|have|had)\b|"
@@ -80,7 +81,13 @@ def sentence_roles(text: str, sentence: Sentence) -> set[str]:
 
 def answer_types(text: str) -> list[str]:
     """``NUMBER`` when the text holds a quantity, ``TIME`` when it holds a date or time."""
-    return [term for term, pattern in ((NUMBER, _NUMBER), (TIME, _TIME)) if pattern.search(text)]
+    words = set(_LETTERS.findall(text.lower()))
+    found = []
+    if _DIGIT.search(text) or not words.isdisjoint(_NUMBER_WORDS):
+        found.append(NUMBER)
+    if not words.isdisjoint(_TIME_WORDS) or _CLOCK_OR_YEAR.search(text):
+        found.append(TIME)
+    return found
 
 
 def question_types(question: str) -> list[str]:

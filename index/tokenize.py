@@ -50,6 +50,7 @@ class Tokenizer:
         self._stemmer = Stemmer.Stemmer("english") if self.config.stem else None
         self._stop = STOPWORDS if self.config.stopwords else frozenset()
         self._cache: dict[str, str] = {}
+        self._written: dict[str, str | None] = {}  # a word as written -> its term (None: a stopword)
 
     def __call__(self, text: str) -> list[str]:
         """Index terms of ``text`` in order (repeats kept: BM25 counts them)."""
@@ -72,14 +73,30 @@ class Tokenizer:
             self._cache[word] = stemmed
         return stemmed
 
+    def term_of(self, word: str) -> str | None:
+        """The term of one word as written in a text, or None for a stopword (cached: texts repeat words)."""
+        try:
+            return self._written[word]
+        except KeyError:
+            terms = self(word)
+            term = terms[0] if terms else None
+            if len(self._written) < 1_000_000:
+                self._written[word] = term
+            return term
+
+    def located(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, term)`` of every content word of ``text``, offsets into the original."""
+        term_of = self.term_of
+        found = []
+        for match in _TOKEN.finditer(text):
+            term = term_of(match.group(0))
+            if term:
+                found.append((match.start(), match.end(), term))
+        return found
+
     def spans(self, text: str, terms: frozenset[str]) -> tuple[Span, ...]:
         """Where words whose term is in ``terms`` stand in ``text`` (offsets into the original)."""
-        found: list[Span] = []
-        for match in _TOKEN.finditer(text):
-            term = self(match.group(0))
-            if term and term[0] in terms:
-                found.append(Span(match.start(), match.end()))
-        return tuple(found)
+        return tuple(Span(start, end) for start, end, term in self.located(text) if term in terms)
 
     def capitalised_share(self, text: str) -> float:
         """Share of all words (stopwords too) that start with a capital letter."""
@@ -89,9 +106,9 @@ class Tokenizer:
     def words_with_position(self, text: str) -> Iterator[tuple[str, str, bool]]:
         """``(word as written, term, is first word)`` for each content word of ``text``."""
         for number, match in enumerate(_TOKEN.finditer(text)):
-            term = self(match.group(0))
+            term = self.term_of(match.group(0))
             if term:
-                yield match.group(0), term[0], number == 0
+                yield match.group(0), term, number == 0
 
 
 def _bare(word: str) -> str:

@@ -483,7 +483,7 @@ def main() -> int:
     sizes = [SIZES[s.strip().lower()] for s in args.sizes.split(",")]
     systems = [s.strip() for s in args.systems.split(",")]
     full = sorted(sizes) == sorted(SIZES.values()) and set(systems) == set(SYSTEMS) and not args.no_e2e
-    out = args.out or RESULTS / ("scale.json" if full else "scale-quick.json")
+    out = (args.out or RESULTS / ("scale.json" if full else "scale-quick.json")).resolve()
     path = plain_corpus()
     began = time.perf_counter()
     rows = []

@@ -15,15 +15,28 @@ from index import Engine
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "article.txt"
 SETTING_NAMES = (
-    "DISCORD_TOKEN", "DEV_GUILD_ID", "INDEX_DIR", "SOURCES", "RESULTS", "COOLDOWN_SECONDS", "COOLDOWN_RATE",
-    "REINDEX_ROLE", "MAX_ATTACHMENT_BYTES", "MAX_DOCUMENT_MB", "MAX_CONCURRENT_ANSWERS", "LOG_LEVEL",
-    "SHARD_COUNT", "SHARD_IDS", "AUTO_SHARD",
+    "DISCORD_TOKEN",
+    "DEV_GUILD_ID",
+    "INDEX_DIR",
+    "SOURCES",
+    "RESULTS",
+    "COOLDOWN_SECONDS",
+    "COOLDOWN_RATE",
+    "REINDEX_ROLE",
+    "MAX_ATTACHMENT_BYTES",
+    "MAX_DOCUMENT_MB",
+    "MAX_CONCURRENT_ANSWERS",
+    "LOG_LEVEL",
+    "SHARD_COUNT",
+    "SHARD_IDS",
+    "AUTO_SHARD",
 )
 SMALL_ARTICLE = """Lighthouse keepers vote to strike
 
 Posted: March 3, 2024
 
-The keepers of the northern lighthouses voted on Tuesday to strike over pay, their union said. About 120 keepers took part.
+The keepers of the northern lighthouses voted on Tuesday to strike over pay, their union said.
+About 120 keepers took part.
 
 "We have kept the lamps lit for forty years," said union leader Mara Quill.
 
@@ -59,14 +72,19 @@ def small_article(tmp_path: Path) -> Path:
     return path
 
 
-def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run ``python run_bot.py ARGS`` as a user would, in a clean environment."""
     base = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     base.update({"PYTHONIOENCODING": "utf-8", "COLUMNS": "100"})
     return subprocess.run(
         [sys.executable, str(ROOT / "run_bot.py"), *args],
-        input=stdin, capture_output=True, text=True, timeout=timeout, env={**base, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**base, **(env or {})},
         check=False,
     )
 

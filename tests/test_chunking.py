@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from hypothesis import given, settings
@@ -22,7 +23,7 @@ def _check_partition(text: str, config: ChunkConfig) -> None:
         assert text[p.start : p.end] == p.text, "offsets must round-trip to the source"
         assert p.text.strip(), "no empty passage"
         assert p.sentences[0].start == p.start and p.sentences[-1].end == p.end
-    for a, b in zip(passages, passages[1:], strict=False):
+    for a, b in itertools.pairwise(passages):
         assert a.end <= b.start, "passages must not overlap"
         assert not text[a.end : b.start].strip(), "only white space may fall between passages"
     covered = "".join(p.text for p in passages)
@@ -70,7 +71,9 @@ def test_long_paragraph_splits_between_sentences() -> None:
 
 
 def test_abbreviations_and_initials_do_not_end_sentences() -> None:
-    text = "The U.S. Secretary met J. Smith at 8 a.m. local time on Sept. 27 in Washington, D.C., on Friday. Then he left."
+    text = (
+        "The U.S. Secretary met J. Smith at 8 a.m. local time on Sept. 27 in Washington, D.C., on Friday. Then he left."
+    )
     spans = sentence_spans(text, 0, len(text))
     assert [text[s:e] for s, e in spans] == [
         "The U.S. Secretary met J. Smith at 8 a.m. local time on Sept. 27 in Washington, D.C., on Friday.",

@@ -85,8 +85,14 @@ def _bad_file(kind: str, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("kind", "message"),
-    [("empty", "is empty"), ("binary", "binary"), ("invalid-utf8", "not valid UTF-8"),
-     ("huge", "over the"), ("missing", "no such file"), ("directory", "is a directory")],
+    [
+        ("empty", "is empty"),
+        ("binary", "binary"),
+        ("invalid-utf8", "not valid UTF-8"),
+        ("huge", "over the"),
+        ("missing", "no such file"),
+        ("directory", "is a directory"),
+    ],
 )
 def test_reindex_refuses_bad_files_and_loses_nothing(cli_index: Path, tmp_path: Path, kind: str, message: str) -> None:
     assert run_cli("ask", "Geneva", "--index", str(cli_index)).returncode == 0

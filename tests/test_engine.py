@@ -78,8 +78,14 @@ def test_spelling_fix_is_reported(article_engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("question", "message"),
-    [("", "empty"), ("   ", "empty"), ("?!...", "no words"), ("\U0001f600\U0001f525", "no words"),
-     ("what is it?", "no words"), ("x" * 10_000, "10,000 characters")],
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("?!...", "no words"),
+        ("\U0001f600\U0001f525", "no words"),
+        ("what is it?", "no words"),
+        ("x" * 10_000, "10,000 characters"),
+    ],
     ids=["empty", "blank", "punctuation", "emoji", "stopwords", "too-long"],
 )
 def test_unsearchable_questions_raise_a_clear_error(article_engine: Engine, question: str, message: str) -> None:

@@ -23,7 +23,16 @@ TOKENIZE = Tokenizer()
         ("\ufb01re", ["fire"]),
         ("What is it?", []),
     ],
-    ids=["acronym-hyphen", "thousands", "possessive", "hyphen", "case-plural", "accents-quotes", "ligature", "stopwords"],
+    ids=[
+        "acronym-hyphen",
+        "thousands",
+        "possessive",
+        "hyphen",
+        "case-plural",
+        "accents-quotes",
+        "ligature",
+        "stopwords",
+    ],
 )
 def test_terms(text: str, terms: list[str]) -> None:
     assert TOKENIZE(text) == terms
@@ -34,7 +43,9 @@ def test_questions_and_passages_meet_on_the_same_terms() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.characters(codec=None)) | st.text(alphabet=st.characters(categories=["Cs", "Cf", "Mn", "So"])))
+@given(
+    st.text(alphabet=st.characters(codec=None)) | st.text(alphabet=st.characters(categories=["Cs", "Cf", "Mn", "So"]))
+)
 def test_any_unicode_tokenizes_without_error(text: str) -> None:
     terms = TOKENIZE(text)
     assert all(isinstance(t, str) and t for t in terms)

@@ -14,9 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     """Every knob of the bot and the console; each has a safe default except the token."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     discord_token: SecretStr | None = Field(default=None, description="Bot token; unset opens the console.")
     dev_guild_id: int | None = Field(default=None, description="Sync commands to this guild instantly.")

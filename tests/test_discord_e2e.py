@@ -237,6 +237,33 @@ def test_over_long_mention_gets_a_polite_reply_not_a_search(fake: FakeDiscord, b
     assert "1,499 characters" in reply["content"]
 
 
+def minted_ago(seconds: float) -> str:
+    """An interaction id as Discord would have minted it ``seconds`` ago (ids carry their creation time)."""
+    stamp = int((time.time() - seconds) * 1000) - p.DISCORD_EPOCH_MS
+    return str((stamp << 22) | (p.new_snowflake() & 0x3FFFFF))
+
+
+def test_an_interaction_that_arrives_old_gets_busy_at_once_and_a_dead_one_costs_nothing(
+    fake: FakeDiscord, bot: BotProcess
+) -> None:
+    """Age from the snowflake: past 1.5 s "busy" without scoring; past the deadline no HTTP call at all."""
+    ask(fake, "Who brokered the ceasefire?")  # a fresh one first: the bot sees its clock agrees with Discord's
+    since = fake.request_count
+    old = p.slash_command("ask", {"question": "Who brokered the ceasefire?"}, user=new_user())
+    old["id"] = minted_ago(2.0)  # the middle of the "busy" band, 1.5-2.5 s
+    dead = p.slash_command("ask", {"question": "Who brokered the ceasefire?"}, user=new_user())
+    dead["id"] = minted_ago(3.2)
+    busy = answered(fake.interact(old))
+    dead_handle = fake.interact(dead)
+    after = ask(fake, "What did Pompeo say?")  # handled after the dead one passed the gate
+    message = final(busy)
+    assert "answering a lot of questions" in message["content"] and ephemeral(message)
+    assert not p.message_pings(message)
+    assert only_embed(final(after))["title"], "the bot still answers fresh questions"
+    assert dead_handle.result().callback_status is None
+    assert not [r.path for r in fake.requests[since:] if dead["id"] in r.path or dead["token"] in r.path]
+
+
 def test_cooldown_tells_the_user_privately_when_to_try_again(fake: FakeDiscord, bot: BotProcess) -> None:
     user = new_user("eager")
     for _ in range(3):

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -15,7 +16,7 @@ from index import ReindexSummary
 from index.errors import EngineError
 
 from . import render
-from .flows import acked, engine_error_text, reply
+from .flows import Outcome, engine_error_text, off_loop, reply
 from .state import AppState, state_of
 from .uploads import UploadError, check_attachment, decode_upload, save_upload
 
@@ -24,6 +25,14 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 2.0
 ALREADY_RUNNING = "A reindex is already running; try again when it has finished."
 DOWNLOAD_FAILED = "I couldn't download that attachment from Discord; please try again."
+STOPPED_BEFORE = (
+    "I'm restarting, so I stopped before rebuilding anything; the old index still serves. "
+    "Please run /reindex again in a minute."
+)
+STILL_BUILDING = (
+    "I'm restarting and this reindex had not finished yet. The old index serves until the new one "
+    "is fully written; run /about after the restart to see which one is live."
+)
 
 
 class NotModerator(app_commands.CheckFailure):
@@ -65,6 +74,7 @@ class AdminCog(commands.Cog):
     def __init__(self, bot: commands.Bot, state: AppState) -> None:
         self.bot = bot
         self.state = state
+        self._outliving: set[asyncio.Future[Outcome[ReindexSummary]]] = set()  # builds past their handler
 
     async def cog_load(self) -> None:
         """Start following the index folder for generations committed by other processes."""
@@ -120,8 +130,44 @@ class AdminCog(commands.Cog):
         except UploadError as err:
             await reply(interaction, content=str(err))
             return
-        outcome = await acked(interaction, lambda: self.state.engine.reindex(paths), ephemeral=True)
+        if not self.state.lifecycle.accepting:
+            await reply(interaction, content=STOPPED_BEFORE)
+            return
+        build = asyncio.ensure_future(off_loop(lambda: self.state.engine.reindex(paths)))
+        if not await self._finished_before_shutdown(build):
+            self._outliving.add(build)
+            build.add_done_callback(self._outliving.discard)
+            build.add_done_callback(lambda done: self._log_late(interaction.user.id, done))
+            await reply(interaction, content=STILL_BUILDING)
+            return
+        outcome = build.result()
         await self._report(interaction, outcome.value, outcome.error)
+
+    async def _finished_before_shutdown(self, build: asyncio.Future[Outcome[ReindexSummary]]) -> bool:
+        """Wait for the build, unless a shutdown runs out of patience first (then False).
+
+        The build cannot be interrupted in its worker thread: the process finishes it before exiting
+        (the store commits it or leaves the old generation intact). What is bounded is how long the
+        moderator's "thinking…" waits: it gets an honest status before the connection closes.
+        """
+        hurry = asyncio.ensure_future(self.state.lifecycle.hurry.wait())
+        waiting: set[asyncio.Future[Any]] = {build, hurry}
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hurry.cancel()
+        return build.done()
+
+    @staticmethod
+    def _log_late(user_id: int, build: asyncio.Future[Outcome[ReindexSummary]]) -> None:
+        """Record how a reindex finished after its moderator was told the bot was restarting."""
+        if build.cancelled():
+            return
+        outcome = build.result()
+        if outcome.value is not None:
+            log.info("reindex by %s finished during shutdown: generation %s", user_id, outcome.value.generation)
+        else:
+            log.warning("reindex by %s failed during shutdown: %s", user_id, outcome.error)
 
     async def _paths(self, file: discord.Attachment | None, name: str | None, limit: int) -> list[Path]:
         """The files to index: the saved attachment, or the configured sources."""

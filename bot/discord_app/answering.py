@@ -24,15 +24,18 @@ from .escape import question_hash
 from .flows import (
     BUSY,
     NO_MENTIONS,
+    RESTARTING,
     Page,
     acked,
     admit_interaction,
     clean_question,
     cooldown_text,
     engine_error_text,
+    gate,
     interaction_key,
     off_loop,
     question_problem,
+    refuse,
     reply,
 )
 from .pressure import CooldownKey
@@ -75,6 +78,10 @@ class MoreResults(
         """Rebuild the button from a click (also after a restart)."""
         return cls(int(match["offset"]), int(match["size"]), match["qhash"])
 
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Buttons pass the same entry gate as commands (shed when old, refused while restarting)."""
+        return await gate(interaction)
+
     async def callback(self, interaction: discord.Interaction) -> None:
         """Read the question back from the answer's footer and show the next page privately."""
         question = question_of(interaction.message)
@@ -102,6 +109,10 @@ class ShowContext(
     ) -> ShowContext:
         """Rebuild the button from a click (also after a restart)."""
         return cls(match["sha"], int(match["start"]), int(match["pid"]))
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Buttons pass the same entry gate as commands (shed when old, refused while restarting)."""
+        return await gate(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Find the passage in the current index and show it with its neighbours, privately."""
@@ -136,6 +147,10 @@ class ShareAnswer(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ca:
     ) -> ShareAnswer:
         """Rebuild the button from a click (also after a restart)."""
         return cls()
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Buttons pass the same entry gate as commands (shed when old, refused while restarting)."""
+        return await gate(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Repost the message's answer embed in the channel, crediting who shared it."""
@@ -281,7 +296,7 @@ async def answer_interaction(
         return
     ticket = state.admission.try_enter()
     if ticket is None:
-        await reply(interaction, content=BUSY)
+        await refuse(interaction, BUSY)
         return
     with ticket:
         k = page.offset + page.size
@@ -327,6 +342,9 @@ async def answer_message(state: AppState, message: discord.Message, question: st
     if not decision.allowed:
         if decision.notify:  # one notice per window: a spammer cannot make the bot spam
             await reply_to(message, content=cooldown_text(decision))
+        return
+    if not state.lifecycle.accepting:
+        await reply_to(message, content=RESTARTING)
         return
     ticket = state.admission.try_enter()
     if ticket is None:

@@ -103,8 +103,9 @@ class AskCog(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         """Answer mentions of the bot (in channels and threads) and direct messages."""
         me = self.bot.user
-        if me is None or not is_question_message(message, me.id):
+        if me is None or not self.state.lifecycle.open or not is_question_message(message, me.id):
             return
+        self.state.lifecycle.track()
         question = question_in_text(message.content, me.id)
         try:
             if not question:

@@ -1,9 +1,11 @@
 """The bot itself: construction from settings and engine, set-up, and a supervised run loop.
 
 ``Client.run`` only handles KeyboardInterrupt, so the process runs under ``asyncio.run`` with
-signal handlers that close the gateway cleanly on SIGINT and SIGTERM. Login is retried with
-jittered exponential back-off on connection errors (Discord resets a token after 1000 IDENTIFYs
-a day), but a rejected token is final.
+signal handlers for SIGINT and SIGTERM. Shutdown drains before it closes (``lifecycle.py``): new
+interactions are refused politely, answers in flight get ``DRAIN_SECONDS`` to finish, and only
+then are the gateway and the HTTP session closed, all within ``SHUTDOWN_SECONDS``. Login is retried
+with jittered exponential back-off on connection errors (Discord resets a token after 1000
+IDENTIFYs a day), but a rejected token is final.
 """
 
 from __future__ import annotations
@@ -27,12 +29,16 @@ from .admin_cog import AdminCog
 from .answering import DYNAMIC_ITEMS
 from .ask_cog import AskCog
 from .errors import on_app_command_error
+from .flows import gate
 from .logs import configure_logging
 from .state import AppState, state_of
 
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT = 5.0
+DRAIN_SECONDS = 5.0  # answers in flight at SIGTERM get this long to finish
+HURRY_SECONDS = 1.0  # then handlers still running get this long to say where they stand
+SHUTDOWN_SECONDS = 9.0  # SIGTERM to a closed connection: inside the 10 s a supervisor waits
 EXIT_OK, EXIT_BAD_TOKEN, EXIT_FATAL, EXIT_CONFIG = 0, 2, 3, 4
 # Gateway close codes that no retry can fix: authentication failed, invalid shard, sharding
 # required, invalid API version, invalid intents, disallowed intents.
@@ -88,6 +94,14 @@ async def set_up(bot: commands.Bot) -> None:
         log.error("Discord refused the command sync: invite the bot with the applications.commands scope")
 
 
+class GatedTree(app_commands.CommandTree[discord.Client]):
+    """The command tree with ``flows.gate`` in front of every slash command and context menu."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Shed old interactions and refuse new ones while shutting down, before options are parsed."""
+        return await gate(interaction)
+
+
 class ArticleBot(commands.Bot):
     """A ``commands.Bot`` that answers questions about the indexed article."""
 
@@ -98,7 +112,15 @@ class ArticleBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Async set-up runs once per login, before the gateway connects."""
+        self.app_state.quick.start(self.http.user_agent)
         await set_up(self)
+
+    async def close(self) -> None:
+        """Close the gateway and discord.py's session, then the session used for quick refusals."""
+        try:
+            await super().close()
+        finally:
+            await self.app_state.quick.close()
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: the ask cog's listener reads mentions and DMs."""
@@ -143,6 +165,7 @@ def create_bot(settings: Settings, engine: Engine) -> commands.Bot:
         "help_command": None,
         "intents": intents(),
         "allowed_mentions": discord.AllowedMentions.none(),
+        "tree_cls": GatedTree,
     }
     state = AppState.build(settings, engine)
     if is_sharded(settings):
@@ -190,12 +213,26 @@ def failure_exit(exc: BaseException) -> int | None:
     return None
 
 
-async def close_bot(bot: commands.Bot) -> None:
+async def close_bot(bot: commands.Bot, timeout: float = CLOSE_TIMEOUT) -> None:
     """Close the gateway and HTTP session, bounded so shutdown never hangs."""
     try:
-        await asyncio.wait_for(bot.close(), timeout=CLOSE_TIMEOUT)
+        await asyncio.wait_for(bot.close(), timeout=timeout)
     except TimeoutError:
-        log.warning("closing the Discord connection took over %.0f s; exiting anyway", CLOSE_TIMEOUT)
+        log.warning("closing the Discord connection took over %.1f s; exiting anyway", timeout)
+
+
+async def drain(bot: commands.Bot) -> None:
+    """Let the answers in flight finish (bounded) before the connection closes under them."""
+    state = state_of(bot)
+    log.info(
+        "shutting down: refusing new questions, finishing %d in flight (at most %.0f s)",
+        state.lifecycle.in_flight,
+        DRAIN_SECONDS,
+    )
+    await state.lifecycle.drain(DRAIN_SECONDS, HURRY_SECONDS)
+    summary = state.shed.flush()
+    if summary is not None:
+        log.info("%s", summary)
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:
@@ -212,9 +249,12 @@ async def run_once(bot: commands.Bot, token: str, stop: asyncio.Event) -> BaseEx
     stopper = asyncio.create_task(stop.wait(), name="stop-signal")
     await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
+    began = asyncio.get_running_loop().time()
     if not runner.done():
+        await drain(bot)
         log.info("shutting down: closing the Discord connection")
-    await close_bot(bot)
+    left = SHUTDOWN_SECONDS - (asyncio.get_running_loop().time() - began)
+    await close_bot(bot, timeout=min(CLOSE_TIMEOUT, max(1.0, left)))
     if not runner.done():
         runner.cancel()
     with contextlib.suppress(asyncio.CancelledError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -16,6 +17,14 @@ log = logging.getLogger(__name__)
 NOT_HERE = "That command works in a server, not in direct messages."
 NEED_MANAGE = "You need the Manage Server permission to do that."
 SIGNATURE = "That command changed since Discord last loaded it; please try again in a minute."
+# Discord no longer knows the interaction (not acknowledged within 3 s) or its webhook (after 15 min).
+EXPIRED_CODES = frozenset({10062, 10015})
+
+
+def expired(error: app_commands.AppCommandError) -> bool:
+    """Whether the command failed only because its interaction token had expired (no reply can land)."""
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    return isinstance(original, discord.NotFound) and original.code in EXPIRED_CODES
 
 
 def error_text(error: app_commands.AppCommandError) -> str | None:
@@ -40,8 +49,11 @@ def error_text(error: app_commands.AppCommandError) -> str | None:
 
 async def on_app_command_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
     """Answer privately; log the unexpected with its traceback (the user never sees it)."""
-    text = error_text(error)
     name = interaction.command.qualified_name if interaction.command else "?"
+    if expired(error):
+        log.debug("/%s: interaction %s expired before the reply reached Discord", name, interaction.id)
+        return
+    text = error_text(error)
     if text is None:
         log.error("unexpected error in /%s", name, exc_info=error)
         text = UNEXPECTED
@@ -51,3 +63,5 @@ async def on_app_command_error(interaction: discord.Interaction, error: app_comm
         await reply(interaction, content=text)
     except discord.HTTPException:
         log.warning("could not tell user %s about an error", interaction.user.id, exc_info=True)
+    except (aiohttp.ClientError, RuntimeError) as err:  # the session is closed: we are shutting down
+        log.warning("could not tell user %s about an error: %s", interaction.user.id, err)

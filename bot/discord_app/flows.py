@@ -1,13 +1,15 @@
-"""The one path every question takes: check it, rate-limit it, admit it, score it off the loop, reply.
+"""The one path every question takes: gate it, check it, rate-limit it, admit it, score it off the loop, reply.
 
 Slash commands, the context menu and buttons reply through an interaction; mentions and DMs
-reply to a message. Both share the checks and the polite texts here.
+reply to a message. Both share the checks and the polite texts here. Every interaction meets
+``gate`` first (from the command tree and from each button), before any option is parsed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -18,8 +20,8 @@ from index.errors import EngineError
 
 from . import render
 from .escape import clean_text, escape_markdown
-from .pressure import CooldownKey, Decision
-from .state import AppState
+from .pressure import CooldownKey, Decision, Verdict, verdict
+from .state import AppState, state_of
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +29,13 @@ T = TypeVar("T")
 
 NO_MENTIONS = discord.AllowedMentions.none()
 FILLED = "deferred response filled"  # key in Interaction.extras once a deferral got its content
+ARRIVAL = "arrival"  # key in Interaction.extras: (age in seconds when admitted, time.monotonic() then)
 ACK_BUDGET = 1.0  # seconds of work before we defer; Discord allows 3 s for the first response
 
 BUSY = "I'm answering a lot of questions right now; please try again in a moment."
 EMPTY = "Ask me something about the article, for example: *Who brokered the ceasefire?*"
 UNEXPECTED = "Something went wrong on my side while answering; it has been logged. Please try again."
+RESTARTING = "I'm restarting right now; please try again in a moment."
 
 
 def too_long(length: int) -> str:
@@ -84,12 +88,56 @@ async def off_loop(work: Callable[[], T]) -> Outcome[T]:
     return await asyncio.to_thread(_capture, work)
 
 
+async def gate(interaction: discord.Interaction) -> bool:
+    """The first check every interaction meets: track it for shutdown, and shed it while that is cheap.
+
+    Runs before discord.py parses the options. Past capacity the backlog is in front of the
+    handlers, so the interaction's age (from its id) decides, not the answers in flight: old ones
+    are told "busy" without scoring, ones past the deadline cost nothing at all.
+    """
+    state = state_of(interaction.client)
+    state.lifecycle.track()
+    age = state.ages.age(interaction.id)
+    decision = verdict(age, accepting=state.lifecycle.accepting, open_=state.lifecycle.open, limits=state.limits)
+    if decision is Verdict.SERVE:
+        interaction.extras[ARRIVAL] = (age, time.monotonic())
+        return True
+    summary = state.shed.record(decision)
+    if summary is not None:
+        log.warning("overloaded or stopping: %s", summary)
+    if decision in (Verdict.EXPIRED, Verdict.CLOSED):
+        log.debug("interaction %s dropped unanswered (%s, %.2f s old)", interaction.id, decision.value, age)
+        return False
+    await refuse(interaction, RESTARTING if decision is Verdict.RESTARTING else BUSY)
+    return False
+
+
+async def refuse(interaction: discord.Interaction, text: str) -> None:
+    """A private one-line refusal by the cheapest route; through discord.py if that is not open."""
+    quick = state_of(interaction.client).quick
+    if quick.ready and not interaction.response.is_done():
+        await quick.refuse(interaction.id, interaction.token, text)
+        return
+    await reply(interaction, content=text)
+
+
+def defer_budget(interaction: discord.Interaction) -> float:
+    """Seconds of work before deferring: ``ACK_BUDGET``, less for an interaction that arrived old."""
+    arrival: tuple[float, float] | None = interaction.extras.get(ARRIVAL)
+    if arrival is None:
+        return ACK_BUDGET
+    age, seen = arrival
+    left = state_of(interaction.client).limits.defer_at - (age + time.monotonic() - seen)
+    return max(0.0, min(ACK_BUDGET, left))
+
+
 async def acked(interaction: discord.Interaction, work: Callable[[], T], *, ephemeral: bool) -> Outcome[T]:
-    """Run ``work`` off the loop; if it is not done within ``ACK_BUDGET``, defer so Discord waits."""
+    """Run ``work`` off the loop; if it is not done within ``defer_budget``, defer so Discord waits."""
     task = asyncio.ensure_future(off_loop(work))
-    done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET)
+    budget = defer_budget(interaction)
+    done, _ = await asyncio.wait({task}, timeout=budget)
     if not done and not interaction.response.is_done():
-        log.debug("interaction %s: work outlasted %.1f s, deferring", interaction.id, ACK_BUDGET)
+        log.debug("interaction %s: work outlasted %.2f s, deferring", interaction.id, budget)
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
     return await task
 

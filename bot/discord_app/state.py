@@ -10,18 +10,25 @@ import discord
 from bot.settings import Settings
 from index import Engine
 
-from .pressure import Admission, Cooldown
+from .lifecycle import Lifecycle
+from .pressure import Admission, AgeLimits, Cooldown, InteractionAges, ShedCounter
+from .quick import QuickReplies
 
 
 @dataclass(slots=True)
 class AppState:
-    """The bot's dependencies and its shared limits (one per process)."""
+    """The bot's dependencies, its shared limits and its lifecycle (one per process)."""
 
     settings: Settings
     engine: Engine
     cooldown: Cooldown
     admission: Admission
     reindex_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    ages: InteractionAges = field(default_factory=InteractionAges)
+    limits: AgeLimits = field(default_factory=AgeLimits)
+    shed: ShedCounter = field(default_factory=ShedCounter)
+    quick: QuickReplies = field(default_factory=QuickReplies)
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine) -> AppState:

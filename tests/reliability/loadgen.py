@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import itertools
 import json
 import math
 import random
@@ -168,32 +169,46 @@ class LoadBot:
         return self.proc.stop(grace=10)
 
 
+_sequence = itertools.count()
+
+
+def _snowflake_at(wall: float) -> int:
+    """A unique snowflake whose timestamp is ``wall`` (seconds since 1970), as Discord would mint it."""
+    return ((int(wall * 1000) - p.DISCORD_EPOCH_MS) << 22) | (next(_sequence) & 0x3FFFFF)
+
+
 def drive(bot: LoadBot, name: str, rate: float, count: int, settle: float = 15.0) -> Phase:
     """Send ``count`` /ask interactions at ``rate`` per second (``math.inf``: all at once), then measure.
 
     The schedule runs inside the fake's own event loop (one coroutine sleeping until each
     arrival), so the driver keeps up with hundreds of arrivals per second; every interaction is
-    prepared (command completed, registered) before the clock starts.
+    prepared (command completed) before the clock starts; its id is minted from its intended
+    arrival time when it is dispatched, as Discord mints ids when interactions are created.
     """
     fake = bot.fake
     prepared = []
     for i in range(count):
         data = copy.deepcopy(bot.payload(QUESTIONS[i % len(QUESTIONS)]))
         fake._complete_command(data, False)
-        record = fake._register_interaction(data)
-        prepared.append((data, record))
+        prepared.append(data)
     for process in bot.cpu:
         process.cpu_percent()  # start the per-phase CPU measurement
     t0 = time.monotonic() + 0.1
     intended = [t0 if math.isinf(rate) else t0 + i / rate for i in range(count)]
+    to_wall = time.time() - time.monotonic()
+    records: list[Any] = []
 
     async def schedule() -> float:
         lag = 0.0
-        for (data, record), when in zip(prepared, intended, strict=True):
+        for data, when in zip(prepared, intended, strict=True):
             delay = when - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)  # the arrival schedule itself (open loop)
             lag = max(lag, time.monotonic() - when)
+            # Discord mints an interaction's id when it is created: here, its intended arrival.
+            data["id"] = str(_snowflake_at(when + to_wall))
+            record = fake._register_interaction(data)
+            records.append(record)
             with fake._core.changing():
                 record.dispatched_at = time.monotonic()
             await fake._gateway.dispatch("INTERACTION_CREATE", data)
@@ -201,7 +216,8 @@ def drive(bot: LoadBot, name: str, rate: float, count: int, settle: float = 15.0
 
     send_lag = fake._call(schedule(), timeout=count / (rate if not math.isinf(rate) else 1e9) + 60)
     sent = [
-        Sent(InteractionHandle(r.id, r.token, d, fake), when) for (d, r), when in zip(prepared, intended, strict=True)
+        Sent(InteractionHandle(r.id, r.token, d, fake), when)
+        for d, r, when in zip(prepared, records, intended, strict=True)
     ]
     deadline = time.monotonic() + settle
     for s in sent:

@@ -12,16 +12,22 @@ burst, and 2x capacity for 20 s. ``scripts/load_test.py`` runs the same phases a
 * burst of 200 at once: every one acknowledged within 3 s, answered or told "busy";
 * overload at 2x capacity: every one acknowledged within 3 s; the excess gets the polite
   "busy" reply; nothing lost, no error replies.
+
+The bot sheds by an interaction's age, read from its id (Discord mints ids when interactions are
+created), so the generator must mint each id at its arrival, not while preparing the phase: the
+first test checks that, so a generator that does not fails by name rather than as "lost".
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.discord_app.pressure import created_at
 from tests.conftest import ARTICLE
 from tests.fakediscord import FakeDiscord
 
@@ -48,6 +54,20 @@ def load_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadBot]:
 
 def report(phase: Phase) -> None:
     print(f"\n{Phase.header()}\n{phase.row()}")
+
+
+def test_interaction_ids_carry_their_arrival_time(load_bot: LoadBot) -> None:
+    """Like Discord's, each id's timestamp is when the interaction arrived (the bot reads ages from it)."""
+    began = time.monotonic()
+    drive(load_bot, "id check", 20, 40)
+    to_wall = time.time() - time.monotonic()
+    records = [r for r in list(load_bot.fake._core.interactions.values()) if (r.dispatched_at or 0) >= began]
+    offsets = [created_at(r.id) - (r.dispatched_at + to_wall) for r in records if r.dispatched_at is not None]
+    assert len(offsets) == 40
+    assert max(map(abs, offsets)) < 0.5, (
+        f"interaction ids were minted up to {-min(offsets):.1f} s before dispatch: the load generator must mint "
+        "each id at its (intended) arrival, or the bot rightly sheds them as old"
+    )
 
 
 def test_sustained_rate_answers_everything_in_time(load_bot: LoadBot) -> None:

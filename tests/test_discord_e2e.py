@@ -135,20 +135,6 @@ def citations(embed: JSON) -> list[re.Match[str]]:
     return [m for text in texts for m in CITATION.finditer(text)]
 
 
-def sent_bodies(fake: FakeDiscord) -> list[JSON]:
-    """Every message body the bot sent: responses, follow-ups, edits, channel messages."""
-    bodies: list[JSON] = []
-    for r in fake.requests:
-        if r.method not in ("POST", "PATCH") or not isinstance(r.json, dict):
-            continue
-        if re.search(r"^/interactions/\d+/[^/]+/callback$", r.path):
-            if r.json.get("type") in (4, 7):
-                bodies.append(r.json["data"])
-        elif re.search(r"^/webhooks/\d+/[^/]+(/messages/[^/]+)?$|^/channels/\d+/messages(/\d+)?$", r.path):
-            bodies.append(r.json)
-    return bodies
-
-
 def reply_to(fake: FakeDiscord, message: JSON) -> JSON:
     """The bot's reply to this very message (replies to others may come in between)."""
 
@@ -384,7 +370,7 @@ def test_dropped_gateway_connection_is_resumed(fake: FakeDiscord, bot: BotProces
 
 
 def test_every_message_the_bot_sent_allows_no_mentions(fake: FakeDiscord, bot: BotProcess) -> None:
-    bodies = sent_bodies(fake)
+    bodies = fake.sent_bodies()
     assert len(bodies) >= 15
     assert [b.get("allowed_mentions") for b in bodies] == [NO_PINGS] * len(bodies)
     stored = fake.messages_in(p.CHANNEL_ID, author_id=p.BOT_USER_ID)

@@ -61,6 +61,10 @@ def route(method: str, path_regex: str) -> Callable[[RecordedRequest], bool]:
     return lambda r: method in ("*", r.method) and bool(pattern.search(r.path))
 
 
+_CALLBACK = re.compile(r"^/interactions/\d+/[^/]+/callback$")
+_MESSAGE_ROUTE = re.compile(r"^/webhooks/\d+/[^/]+(/messages/[^/]+)?$|^/channels/\d+/messages(/\d+)?$")
+
+
 class FakeDiscord:
     """A fake Discord (REST v10, gateway, CDN) on 127.0.0.1 for end-to-end tests.
 
@@ -225,6 +229,19 @@ class FakeDiscord:
     def unknown_requests(self) -> list[RecordedRequest]:
         """Requests to routes the fake does not implement (answered 404)."""
         return [r for r in self.requests if not r.matched]
+
+    def sent_bodies(self, since: int = 0) -> list[dict[str, Any]]:
+        """Every message body the bot sent after request ``since``: responses, follow-ups, edits, messages."""
+        bodies = []
+        for r in self.requests[since:]:
+            if r.method not in ("POST", "PATCH") or not isinstance(r.json, dict):
+                continue
+            if _CALLBACK.search(r.path):
+                if r.json.get("type") in (4, 7):
+                    bodies.append(r.json["data"])
+            elif _MESSAGE_ROUTE.search(r.path):
+                bodies.append(r.json)
+        return bodies
 
     @property
     def request_count(self) -> int:

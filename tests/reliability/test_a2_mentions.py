@@ -49,20 +49,6 @@ def fake() -> Iterator[FakeDiscord]:
         yield server
 
 
-def _sent_bodies(fake: FakeDiscord, since: int) -> list[dict[str, Any]]:
-    """Every message body the bot sent after request ``since``: responses, follow-ups, edits, messages."""
-    bodies = []
-    for r in fake.requests[since:]:
-        if r.method not in ("POST", "PATCH") or not isinstance(r.json, dict):
-            continue
-        if re.search(r"^/interactions/\d+/[^/]+/callback$", r.path):
-            if r.json.get("type") in (4, 7):
-                bodies.append(r.json["data"])
-        elif re.search(r"^/webhooks/\d+/[^/]+(/messages/[^/]+)?$|^/channels/\d+/messages(/\d+)?$", r.path):
-            bodies.append(r.json)
-    return bodies
-
-
 def _markdown_texts(body: dict[str, Any]) -> list[str]:
     texts = [body.get("content") or ""]
     for embed in body.get("embeds") or []:
@@ -104,7 +90,7 @@ def test_hostile_article_and_questions_never_ping(fake: FakeDiscord, tmp_path: P
     finally:
         fake.unwatch(bot)
         bot.stop()
-    bodies = _sent_bodies(fake, since)
+    bodies = fake.sent_bodies(since)
     assert len(bodies) >= len(questions) + 2
     assert [b.get("allowed_mentions") for b in bodies] == [NO_PINGS] * len(bodies)
     stored = fake.messages_in(p.CHANNEL_ID, author_id=p.BOT_USER_ID)

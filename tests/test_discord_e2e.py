@@ -355,7 +355,8 @@ def test_rate_limit_429_is_waited_out_and_retried(fake: FakeDiscord, bot: BotPro
     question = fake.user_message(f"{p.mention(p.BOT_USER)} How many Azeri civilians were killed?", new_user())
     reply = reply_to(fake, question)
     assert "Azerbaijan says 65 Azeri civilians" in plain(only_embed(reply)["description"])
-    posts = [r for r in fake.requests[since:] if route("POST", rf"^/channels/{p.CHANNEL_ID}/messages$")(r)]
+    # A request is logged once answered, which can be just after its message shows up: wait for both.
+    posts = fake.wait_for_requests(route("POST", rf"^/channels/{p.CHANNEL_ID}/messages$"), 2, since=since)
     assert injection.hits == 1 and [r.status for r in posts] == [429, 200]
     assert posts[1].at - posts[0].at >= 0.5
 

@@ -221,7 +221,11 @@ class FakeDiscord:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every HTTP request so far, in arrival order."""
+        """Every HTTP request answered so far, in the order they were answered.
+
+        A request is logged after its handler ran, so its effects (a stored message, say) can be
+        visible a moment before it is: to assert on requests, wait for them (``wait_for_requests``).
+        """
         with self._core.cond:
             return list(self._core.requests)
 

@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from index import Engine, EngineConfig
+from index import Engine, EngineConfig, SemanticConfig
 
 from .settings import Settings
 
@@ -22,7 +22,8 @@ def configure_logging(level: str, stream: object = None) -> None:
 
 def engine_config(settings: Settings) -> EngineConfig:
     """The engine's configuration as the settings ask for it."""
-    return EngineConfig(max_document_bytes=int(settings.max_document_mb * 1024 * 1024))
+    semantic = SemanticConfig(enabled=settings.semantic_search, cache_dir=settings.embedding_cache_dir)
+    return EngineConfig(max_document_bytes=int(settings.max_document_mb * 1024 * 1024), semantic=semantic)
 
 
 def open_engine(settings: Settings, index_dir: Path | None = None) -> Engine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -9,6 +10,12 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cache_home() -> Path:
+    """``$XDG_CACHE_HOME``, or ``~/.cache`` as the XDG base directory specification says."""
+    configured = os.environ.get("XDG_CACHE_HOME")
+    return Path(configured) if configured else Path.home() / ".cache"
 
 
 class Settings(BaseSettings):
@@ -30,6 +37,13 @@ class Settings(BaseSettings):
     max_document_mb: float = Field(default=16.0, gt=0, description="Largest source file reindex accepts, in MiB.")
     max_attachment_bytes: int = Field(default=2_000_000, ge=1, description="Largest /reindex attachment.")
     max_concurrent_answers: int = Field(default=64, ge=1, description="Answers in flight before 'busy'.")
+    semantic_search: bool = Field(
+        default=True, description="Blend BM25 with sentence embeddings for indexes of up to 1,000 passages."
+    )
+    embedding_cache_dir: Path | None = Field(
+        default_factory=lambda: _cache_home() / "article-qa-bot" / "embeddings",
+        description="Where passage embeddings are kept between builds (rebuilding unchanged text is free).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shard_count: int | None = Field(default=None, ge=1, description="Total shards; unset: one, or auto.")
     shard_ids: Annotated[list[int] | None, NoDecode] = Field(

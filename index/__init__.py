@@ -8,6 +8,7 @@ from .bm25 import Bm25Params
 from .chunking import ChunkConfig
 from .engine import Engine, EngineConfig
 from .errors import DocumentError, EngineError, IndexCorruptError, IndexNotFoundError, QuestionError
+from .semantic import SemanticConfig
 from .tokenize import Tokenizer, TokenizerConfig
 from .types import Answer, Citation, Document, Hit, IndexInfo, Passage, ReindexSummary, Sentence, Span
 
@@ -29,6 +30,7 @@ __all__ = [
     "Passage",
     "QuestionError",
     "ReindexSummary",
+    "SemanticConfig",
     "Sentence",
     "Span",
     "Tokenizer",

@@ -9,6 +9,7 @@ or the text never mentions the heavy words, the engine says so instead of quotin
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import math
@@ -19,10 +20,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 
-from . import roles
+from . import roles, semantic
 from .snapshot import Snapshot
 from .tokenize import Tokenizer
 from .types import Answer, Citation, Hit, Passage, Sentence, Span
@@ -42,6 +44,7 @@ class AnswerConfig:
     common_word_df: int = 40  # a word this common in English is a word, not a typo
     variants: bool = True  # "armenia" also finds "armenian"
     answer_types: bool = True  # "how many" prefers passages with numbers, "when" with dates
+    related_min: float = 0.7  # a missing word matches the text's words this similar (cosine); > 1: off
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,7 @@ class Concept:
     terms: tuple[str, ...]  # its stem, a spelling fix, a role term: any of them counts as found
     weight: float  # how much of the question's meaning it carries
     name: bool  # written as a proper name (capitalised mid-question, or an acronym)
+    related: tuple[str, ...] = ()  # index terms of words that mean nearly the same (not written in the text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class Query:
     focus: Concept | None  # X in "what is the X of Y": the text must have it to answer
     terms: tuple[str, ...]  # de-duplicated, capped, in question order: what BM25 scores
     corrections: tuple[tuple[str, str], ...]
+    vector: npt.NDArray[np.float32] | None = None  # the question's embedding, where passages have them
 
 
 # Words that frame a question rather than carry its subject (stems): they weigh a quarter.
@@ -99,8 +104,12 @@ def background() -> Background:
     return Background(payload["df"], int(payload["passages"]))
 
 
-def parse(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: AnswerConfig) -> Query:
-    """Concepts of the question: stems, typo fixes against the vocabulary, role terms; capped."""
+def parse(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: AnswerConfig, blend: float = 0.0) -> Query:
+    """Concepts of the question: stems, typo fixes, role terms, related words; capped; its embedding.
+
+    The question and its words the text lacks are embedded in one call: the model's fixed cost per
+    call, not the few tokens, is what a question pays.
+    """
     bg = background()
     words = list(tokenizer.words_with_position(question))
     caps_informative = tokenizer.capitalised_share(question) <= 0.6  # Title Case Says Nothing
@@ -121,11 +130,38 @@ def parse(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: Answe
             alternatives.append(roles.TRIGGERS[term])
         name = caps_informative and _looks_like_name(word, first)
         concepts[term] = Concept(word, tuple(alternatives), _weight(term, snapshot, bg), name)
+    meaning = snapshot.embeddings is not None and semantic.available()
+    lonely = _lonely(concepts, snapshot) if meaning and config.related_min <= 1 else []
+    wants_vector = meaning and blend > 0
+    vectors = semantic.embed([question] * wants_vector + [concepts[k].word.casefold() for k in lonely])
+    if lonely:
+        _add_related(concepts, lonely, vectors[int(wants_vector) :], snapshot, config.related_min)
     ordered = _cap(list(concepts.values()), config.max_terms)
     wanted = roles.question_types(question) if config.answer_types else []
-    terms = tuple(dict.fromkeys([t for c in ordered for t in c.terms] + wanted))
+    terms = tuple(dict.fromkeys([t for c in ordered for t in c.terms + c.related] + wanted))
     focus = _focus(question, tokenizer, concepts)
-    return Query(tuple(ordered), focus, terms, tuple(corrections))
+    return Query(tuple(ordered), focus, terms, tuple(corrections), vectors[0] if wants_vector else None)
+
+
+def _lonely(concepts: dict[str, Concept], snapshot: Snapshot) -> list[str]:
+    """Words of the question the text never uses (names excepted: a missing name must decline)."""
+    vocab = snapshot.index.vocab
+    return [key for key, c in concepts.items() if not c.name and not any(t in vocab for t in c.terms)]
+
+
+def _add_related(
+    concepts: dict[str, Concept],
+    lonely: list[str],
+    vectors: npt.NDArray[np.float32],
+    snapshot: Snapshot,
+    minimum: float,
+) -> None:
+    """Let a word the text never uses stand for the text's synonyms of it ("soldiers": "military")."""
+    if snapshot.vocab_embeddings is None:
+        return
+    terms = lexicon(snapshot).terms
+    for key, ids in zip(lonely, semantic.related_terms(vectors, snapshot.vocab_embeddings, minimum), strict=True):
+        concepts[key] = dataclasses.replace(concepts[key], related=tuple(terms[i] for i in ids))
 
 
 _FOCUS = (
@@ -190,6 +226,7 @@ class Lexicon:
     """The index vocabulary grouped by length for typo look-ups, built once per generation."""
 
     def __init__(self, vocab: dict[str, int]) -> None:
+        self.terms = list(vocab)  # by term id
         self.by_length: dict[int, list[str]] = {}
         for term in vocab:
             if term.isalpha():
@@ -235,12 +272,12 @@ def contains(snapshot: Snapshot, term: str, pid: int) -> bool:
 
 
 def found(snapshot: Snapshot, concept: Concept, pid: int) -> bool:
-    """Whether any of the concept's terms is in passage ``pid``."""
-    return any(contains(snapshot, t, pid) for t in concept.terms)
+    """Whether any of the concept's terms, or of its related words, is in passage ``pid``."""
+    return any(contains(snapshot, t, pid) for t in concept.terms + concept.related)
 
 
 def coverage(snapshot: Snapshot, concepts: Sequence[Concept], pid: int) -> float:
-    """Share of the concepts' weight that passage ``pid`` contains."""
+    """Share of the concepts' weight that passage ``pid`` contains (a related word counts in full)."""
     total = sum(c.weight for c in concepts)
     held = sum(c.weight for c in concepts if found(snapshot, c, pid))
     return held / total if total else 0.0
@@ -258,17 +295,18 @@ def covered(snapshot: Snapshot, query: Query, pids: Sequence[int], config: Answe
     return overall >= config.min_coverage and rest >= config.min_content_coverage
 
 
-def answer(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: AnswerConfig, k: int) -> Answer:
-    """Rank passages for an already validated question and decide whether they answer it."""
-    query = parse(question, snapshot, tokenizer, config)
+def answer(
+    question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: AnswerConfig, k: int, blend: float = 0.0
+) -> Answer:
+    """Rank passages for an already validated question and decide whether they answer it.
+
+    ``blend`` is the embedding cosine's share of the score where the index has embeddings.
+    """
+    query = parse(question, snapshot, tokenizer, config, blend)
     index = snapshot.index
-    ids, scores = index.top_k(index.term_ids(query.terms), k)
-    matched = [
-        (int(i), float(s))
-        for i, s in zip(ids, scores, strict=True)
-        if any(found(snapshot, c, int(i)) for c in query.concepts)
-    ]
-    unknown = [c for c in query.concepts if not any(t in index.vocab for t in c.terms) and c.weight > 0]
+    ranked = _ranked(query, snapshot, k, blend)
+    matched = [(pid, score) for pid, score in ranked if any(found(snapshot, c, pid) for c in query.concepts)][:k]
+    unknown = [c for c in query.concepts if not any(t in index.vocab for t in c.terms + c.related) and c.weight > 0]
     names_missing = [c for c in unknown if c.name]
     focus_missing = query.focus is not None and not any(found(snapshot, query.focus, pid) for pid, _ in matched)
     if focus_missing and query.focus is not None:
@@ -281,6 +319,21 @@ def answer(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: Answ
     reason = None if answered else _reason(snapshot, query, names_missing or unknown, bool(matched))
     fixes = tuple((typed, _as_written(snapshot, tokenizer, term, hits)) for typed, term in query.corrections)
     return Answer(question, answered, reason, hits, query.terms, missing, fixes)
+
+
+def _ranked(query: Query, snapshot: Snapshot, k: int, blend: float) -> list[tuple[int, float]]:
+    """Passages best first: BM25's top ``k``, or every passage by BM25 blended with meaning."""
+    index = snapshot.index
+    term_ids = index.term_ids(query.terms)
+    if snapshot.embeddings is None or query.vector is None:
+        ids, scores = index.top_k(term_ids, k)
+        return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+    ids, scores = index.top_k(term_ids, snapshot.size)
+    lexical = np.zeros(snapshot.size)
+    lexical[ids] = scores
+    fused = semantic.fuse(lexical, snapshot.embeddings @ query.vector, blend)
+    order = np.argsort(-fused, kind="stable")
+    return [(int(i), float(fused[i])) for i in order]
 
 
 def _as_written(snapshot: Snapshot, tokenizer: Tokenizer, term: str, hits: Sequence[Hit]) -> str:
@@ -297,7 +350,8 @@ def _reason(snapshot: Snapshot, query: Query, missing: Sequence[Concept], any_ma
     if not any_match:
         return f"None of the question's words ({_join([c.word for c in query.concepts])}) appear in {what}."
     if missing:
-        return f"{what.capitalize()} never mentions {_join([c.word for c in missing])}."
+        verb = "mention" if len(snapshot.documents) > 1 else "mentions"
+        return f"{what.capitalize()} never {verb} {_join([c.word for c in missing])}."
     heavy = sorted(query.concepts, key=lambda c: -c.weight)[:4]
     return f"No passage of {what} talks about {_join([c.word for c in heavy])} together."
 

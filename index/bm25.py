@@ -305,7 +305,7 @@ class _Pruner:
     def _slack(self) -> float:
         """How far above its lower bound a candidate's excess may be: quantization, untaken terms, rounding."""
         taken = len(self.taken)
-        return math.fsum(self.weight[:taken]) + self.rest[taken] + 2 * self.margin
+        return float(math.fsum(self.weight[:taken]) + self.rest[taken] + 2 * self.margin)
 
     def _refine(self, docs: IntArray, lower: FloatArray) -> tuple[IntArray, FloatArray]:
         """Score the best lower bounds exactly first; their k-th score then rules out most of the rest."""

@@ -20,6 +20,7 @@ from .bm25 import Bm25Params
 from .chunking import ChunkConfig
 from .documents import DEFAULT_MAX_BYTES, display_name, read_document
 from .errors import DocumentError, IndexCorruptError, IndexNotFoundError, QuestionError
+from .semantic import SemanticConfig
 from .store import Fs, Store
 from .tokenize import Tokenizer, TokenizerConfig
 from .types import Answer, Citation, Document, IndexInfo, Passage, ReindexSummary
@@ -35,11 +36,12 @@ class EngineConfig:
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     bm25: Bm25Params = field(default_factory=Bm25Params)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
+    semantic: SemanticConfig = field(default_factory=SemanticConfig)
     max_document_bytes: int = DEFAULT_MAX_BYTES
 
     @property
     def index_params(self) -> snap.IndexParams:
-        return snap.IndexParams(self.chunk, self.tokenizer, self.bm25)
+        return snap.IndexParams(self.chunk, self.tokenizer, self.bm25, self.semantic)
 
 
 class Engine:
@@ -130,7 +132,8 @@ class Engine:
                 "The question has no words to search for (only punctuation, emoji or very common words); "
                 "ask with a name, a place or a subject."
             )
-        return answer(text, self._snapshot, self.tokenizer, self.config.answer, max(1, min(int(k), 50)))
+        blend = self.config.semantic.weight if self.config.semantic.enabled else 0.0
+        return answer(text, self._snapshot, self.tokenizer, self.config.answer, max(1, min(int(k), 50)), blend)
 
     def passage(self, passage_id: int) -> Passage:
         current = self._snapshot

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import bm25, bulk
+from . import bm25, bulk, semantic
 from .chunking import ChunkConfig, chunk
 from .errors import DocumentError, IndexCorruptError
 from .roles import roles
@@ -24,8 +24,9 @@ from .tokenize import Tokenizer, TokenizerConfig
 from .types import Document, Passage, Sentence
 
 I64 = npt.NDArray[np.int64]
+F32 = npt.NDArray[np.float32]
 # Bump when chunking, tokenizing or role terms change what an index holds: old indexes rebuild.
-PIPELINE_VERSION = 4  # 4: BM25 arrays with pruning bounds (bound, scale, impact) instead of contrib
+PIPELINE_VERSION = 5  # 5: passage embeddings (emb.npy) for small indexes
 PASSAGE_COLUMNS = ("p_doc", "p_start", "p_end", "p_para", "p_para_end", "p_sent")
 SENTENCE_COLUMNS = ("s_para", "s_num", "s_start", "s_end")
 BM25_ARRAYS = ("doc_len", "idf", "indptr", "doc_ids", "tf", "const", "bound", "scale", "impact")
@@ -38,6 +39,7 @@ class IndexParams:
     chunk: ChunkConfig
     tokenizer: TokenizerConfig
     bm25: bm25.Bm25Params
+    semantic: semantic.SemanticConfig
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,8 @@ class IndexParams:
                 "version": self.tokenizer.version,
             },
             "bm25": self.bm25.to_json(),
+            # Recorded only where the model runs, so installing it later rebuilds the index with it.
+            "semantic": self.semantic.to_json() if self.semantic.enabled and semantic.available() else None,
         }
 
 
@@ -69,6 +73,8 @@ class Snapshot:
     columns: dict[str, I64]  # passage and sentence columns
     index: bm25.Bm25Index
     params: dict[str, Any]
+    embeddings: F32 | None = None  # one unit vector per passage (small indexes with the model only)
+    vocab_embeddings: F32 | None = None  # one per index term: its commonest word form in the text
 
     @property
     def size(self) -> int:
@@ -107,6 +113,11 @@ def build_files(
         raise DocumentError(f"{names} has no words to search ({why}).") from None
     files = {f"{name}.npy": encode_array(array) for name, array in _columns(passages).items()}
     files.update({f"bm25_{name}.npy": encode_array(array) for name, array in index.arrays().items()})
+    if semantic.wanted(params.semantic, len(passages)):
+        texts = [p.text for p in passages]
+        files["emb.npy"] = encode_array(semantic.embed_passages(texts, params.semantic.cache_dir))
+        words = semantic.surface_words(texts, tokenizer.located, index.vocab)
+        files["vocab_emb.npy"] = encode_array(semantic.embed_words(words, params.semantic.cache_dir))
     files["vocab.json"] = encode_json(list(index.vocab))
     files["documents.json"] = encode_json([_document_json(d, p) for d, p in zip(documents, paths, strict=True)])
     manifest = {
@@ -117,6 +128,7 @@ def build_files(
         ],
         "passages": len(passages),
         "avgdl": index.avgdl,
+        "embeddings": "emb.npy" in files,
     }
     return files, manifest
 
@@ -189,6 +201,8 @@ def _load(generation: Generation) -> Snapshot:
         columns=columns,
         index=index,
         params=params,
+        embeddings=load_array(generation, "emb.npy", _is_embedding) if manifest.get("embeddings") else None,
+        vocab_embeddings=load_array(generation, "vocab_emb.npy", _is_embedding) if manifest.get("embeddings") else None,
     )
     _check_shapes(snapshot, len(vocab_list))
     return snapshot
@@ -196,6 +210,10 @@ def _load(generation: Generation) -> Snapshot:
 
 def _is_int_vector(array: np.ndarray) -> bool:
     return array.ndim == 1 and array.dtype == np.int64
+
+
+def _is_embedding(array: np.ndarray) -> bool:
+    return array.ndim == 2 and array.dtype == np.float32 and array.shape[1] == semantic.DIMENSIONS
 
 
 def _check_shapes(snapshot: Snapshot, vocab_size: int) -> None:
@@ -211,6 +229,8 @@ def _check_shapes(snapshot: Snapshot, vocab_size: int) -> None:
         and idx.const.shape[0] == idx.bound.shape[0] == idx.scale.shape[0] == vocab_size
         and idx.doc_ids.shape[0] == idx.impact.shape[0] == idx.tf.shape[0] == int(idx.indptr[-1])
         and (n == 0 or int(c["p_doc"].max()) < len(snapshot.documents))
+        and (snapshot.embeddings is None or snapshot.embeddings.shape[0] == n)
+        and (snapshot.vocab_embeddings is None or snapshot.vocab_embeddings.shape[0] == vocab_size)
     )
     if not ok:
         raise IndexCorruptError(f"{snapshot.generation}: its files disagree about the number of passages or terms.")

@@ -30,6 +30,8 @@ SETTING_NAMES = (
     "SHARD_COUNT",
     "SHARD_IDS",
     "AUTO_SHARD",
+    "SEMANTIC_SEARCH",
+    "EMBEDDING_CACHE_DIR",
 )
 SMALL_ARTICLE = """Lighthouse keepers vote to strike
 
@@ -42,6 +44,18 @@ About 120 keepers took part.
 
 The strike will begin on April 1 unless the ministry of transport makes a new offer.
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every process the tests start shares one embedding cache, away from the developer's ~/.cache.
+
+    The first build of a text embeds it; the many crash, signal and fault runs that rebuild the
+    same text then read the vectors back instead of spending a second per build on them.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache-home")))
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,146 @@
+"""Ranking by meaning: the numpy model equals sentence-transformers, and paraphrases find their passage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import Engine, EngineConfig, IndexCorruptError, SemanticConfig, semantic
+from index.evaluate import first_rank
+from index.minilm import erf
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLE = ROOT / "article.txt"
+REFERENCE = ROOT / "tests" / "data" / "minilm_reference.json"
+BM25_ONLY = EngineConfig(semantic=SemanticConfig(enabled=False))
+
+
+def generation_files(index_dir: Path) -> set[str]:
+    current = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+    return {p.name for p in (index_dir / current).iterdir()}
+
+
+def test_the_numpy_model_gives_sentence_transformers_vectors() -> None:
+    """Reference vectors written by sentence-transformers itself (scripts/make_embedding_reference.py)."""
+    items = json.loads(REFERENCE.read_text(encoding="utf-8"))["items"]
+    ours = semantic.embed([item["text"] for item in items])
+    theirs = np.array([item["vector"] for item in items], dtype=np.float32)
+    assert ours.shape == theirs.shape == (len(items), semantic.DIMENSIONS)
+    assert float(np.abs(ours - theirs).max()) < 2e-6
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_batching_and_order_do_not_change_a_vector() -> None:
+    texts = ["When did the fighting erupt?", "x " * 400, "", "Nagorno-Karabakh", "ceasefire " * 30] * 9
+    together = semantic.embed(texts, batch=4)  # several batches, in threads, padded differently
+    alone = np.vstack([semantic.embed([t]) for t in texts[:5]])
+    assert np.abs(together[:5] - alone).max() < 1e-5
+    assert np.array_equal(together[:5], together[5:10])
+
+
+def test_erf_matches_the_standard_library() -> None:
+    import math
+
+    xs = np.linspace(-6, 6, 2001, dtype=np.float32)
+    expected = np.array([math.erf(float(x)) for x in xs])
+    assert float(np.abs(erf(xs) - expected).max()) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("what did the american president post online about the deal", 'wrote on Twitter: "Congratulations'),
+        ("what's the russian estimate of how many died", "5,000 people might have been killed"),
+        ("what time did the latest ceasefire kick in", "came into force at 8 a.m."),
+        ("who actually lives in and runs nagorno-karabakh", "populated and controlled by ethnic"),
+    ],
+)
+def test_a_paraphrase_finds_the_passage_bm25_alone_misses(tmp_path: Path, question: str, expected: str) -> None:
+    hybrid = Engine.open(tmp_path / "hybrid", [ARTICLE]).ask(question, 3)
+    words_only = Engine.open(tmp_path / "bm25", [ARTICLE], BM25_ONLY).ask(question, 3)
+    assert first_rank(words_only, expected) is None
+    assert first_rank(hybrid, expected) is not None
+
+
+def test_small_index_stores_one_unit_vector_per_passage(tmp_path: Path) -> None:
+    engine = Engine.open(tmp_path / "index", [ARTICLE])
+    assert "emb.npy" in generation_files(tmp_path / "index")
+    assert engine.info().params["semantic"]["model"] == semantic.MODEL_NAME
+    reopened = Engine.open(tmp_path / "index")
+    vectors = reopened._snapshot.embeddings
+    assert vectors is not None and vectors.shape == (reopened.info().passages, semantic.DIMENSIONS)
+
+
+def test_an_index_past_the_size_limit_ranks_by_bm25_alone(tmp_path: Path) -> None:
+    small_limit = EngineConfig(semantic=SemanticConfig(max_passages=5))
+    answer = Engine.open(tmp_path / "big", [ARTICLE], small_limit).ask("When did the fighting erupt?")
+    words_only = Engine.open(tmp_path / "bm25", [ARTICLE], BM25_ONLY).ask("When did the fighting erupt?")
+    assert "emb.npy" not in generation_files(tmp_path / "big")
+    assert [(h.passage.id, h.score) for h in answer.hits] == [(h.passage.id, h.score) for h in words_only.hits]
+
+
+def test_switching_embeddings_on_rebuilds_the_index(tmp_path: Path) -> None:
+    Engine.open(tmp_path / "index", [ARTICLE], BM25_ONLY)
+    assert "emb.npy" not in generation_files(tmp_path / "index")
+    Engine.open(tmp_path / "index", [ARTICLE])
+    assert "emb.npy" in generation_files(tmp_path / "index")
+
+
+def test_the_cache_serves_the_same_vectors_and_shrugs_off_damage(tmp_path: Path, small_article: Path) -> None:
+    """Each build is a new process (nothing in memory): the second reads the cache, the third repairs it."""
+    from tests.conftest import run_cli
+
+    env = {"EMBEDDING_CACHE_DIR": str(tmp_path / "cache")}
+
+    def build(name: str) -> np.ndarray:
+        done = run_cli("reindex", str(small_article), "--index", str(tmp_path / name), env=env)
+        assert done.returncode == 0, done.stderr
+        return np.load(tmp_path / name / (tmp_path / name / "CURRENT").read_text().strip() / "emb.npy")
+
+    first = build("first")
+    files = sorted((tmp_path / "cache").rglob("*.f32"))
+    assert files, "vectors were cached"
+    assert np.array_equal(build("second"), first)
+    files[0].write_bytes(b"\x00" * (semantic.DIMENSIONS * 4))  # zeros: not a unit vector
+    files[-1].write_bytes(b"short")
+    assert np.allclose(build("third"), first, atol=1e-6)
+    assert all(f.stat().st_size == semantic.DIMENSIONS * 4 for f in files), "damaged entries are rewritten"
+
+
+def test_embeddings_of_the_wrong_shape_are_a_clear_error(tmp_path: Path) -> None:
+    engine = Engine.open(tmp_path / "index", [ARTICLE])
+    generation = tmp_path / "index" / engine.generation
+    manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["embeddings"] is True
+    np.save(generation / "emb.npy", np.zeros((3, 7), np.float32))
+    with pytest.raises(IndexCorruptError):
+        Engine.open(tmp_path / "index")
+
+
+def test_a_word_the_text_never_uses_finds_its_synonym(tmp_path: Path) -> None:
+    question = "How many soldiers did Karabakh lose?"
+    hybrid = Engine.open(tmp_path / "hybrid", [ARTICLE]).ask(question)
+    words_only = Engine.open(tmp_path / "bm25", [ARTICLE], BM25_ONLY).ask(question)
+    assert not words_only.answered and "soldiers" in (words_only.reason or "")
+    assert hybrid.answered and first_rank(hybrid, "974 of its military personnel") == 1
+
+
+def test_names_and_unrelated_questions_are_still_declined(article_engine: Engine) -> None:
+    for question in ("What did Putin say about Ukraine?", "How do I bake bread?", "What is the capital of France?"):
+        assert not article_engine.ask(question).answered, question
+
+
+def test_semantic_search_can_be_switched_off_in_the_settings(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    question = "When did the fighting erupt?"
+    off = run_cli("ask", question, "--json", "--index", str(tmp_path / "off"), env={"SEMANTIC_SEARCH": "false"})
+    on = run_cli("ask", question, "--json", "--index", str(tmp_path / "on"))
+    assert off.returncode == on.returncode == 0, off.stderr + on.stderr
+    assert "emb.npy" not in generation_files(tmp_path / "off") and "emb.npy" in generation_files(tmp_path / "on")
+    best_off, best_on = (json.loads(r.stdout)["results"][0] for r in (off, on))
+    assert best_off["citation"] == best_on["citation"], "both find the passage that says 'erupted on Sept. 27'"
+    assert best_off["score"] > 1 >= best_on["score"], "BM25's own score, or the blended 0-1 score"

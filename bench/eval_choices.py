@@ -18,18 +18,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import Bm25Params, ChunkConfig, Engine, EngineConfig, TokenizerConfig  # noqa: E402
+from index import Bm25Params, ChunkConfig, Engine, EngineConfig, SemanticConfig, TokenizerConfig  # noqa: E402
 from index.evaluate import evaluate, load_qa  # noqa: E402
 
-BASE = EngineConfig()
+# Embeddings of a passage are the same in every variant that keeps its text: compute them once.
+CACHE = Path(tempfile.gettempdir()) / "eval-choices-embeddings"
+BASE = EngineConfig(semantic=SemanticConfig(cache_dir=CACHE))
 NO_DECLINE = dataclasses.replace(BASE.answer, min_coverage=0.0)
 
 
 def variants() -> list[tuple[str, EngineConfig]]:
     """The defaults, then one change at a time."""
     a = BASE.answer
+    sem = BASE.semantic
     return [
         ("defaults", BASE),
+        ("BM25 alone (no embeddings)", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, enabled=False))),
+        ("embedding share 0.3", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=0.3))),
+        ("embedding share 0.7", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=0.7))),
+        ("embeddings alone", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=1.0))),
+        ("no related words", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=2.0))),
+        ("related words at cosine 0.75", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=0.75))),
+        ("related words at cosine 0.65", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=0.65))),
         (
             "paragraphs only (no merging of short ones)",
             dataclasses.replace(BASE, chunk=dataclasses.replace(BASE.chunk, merge_short=False)),

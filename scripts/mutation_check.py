@@ -240,6 +240,23 @@ MUTATIONS = (
         "        return 0.0",
         ("tests/reliability/test_a12_shutdown.py::test_repeated_login_failures_back_off",),
     ),
+    Mutation(
+        "drain in-flight answers before closing on SIGTERM",
+        "bot/discord_app/client.py",
+        "        await drain(bot)\n",
+        "",
+        ("tests/reliability/test_a12_shutdown.py::test_bot_sigterm_during_a_burst_drains_quietly",),
+    ),
+    Mutation(
+        "busy reply by interaction age (deadline-aware shedding)",
+        "bot/discord_app/pressure.py",
+        "    if age >= limits.busy_after:",
+        "    if False:",
+        (
+            "tests/test_discord_e2e.py::"
+            "test_an_interaction_that_arrives_old_gets_busy_at_once_and_a_dead_one_costs_nothing",
+        ),
+    ),
 )
 
 

@@ -44,8 +44,8 @@ def timed(work: Callable[[], object]) -> tuple[object, float]:
 
 
 def latencies_ms(ask: Callable[[str], object], questions: list[str]) -> dict[str, float]:
-    for question in questions[:5]:  # warm-up: first-call costs are measured as build/load
-        ask(question)
+    for n in range(5):  # warm-up (first-call costs are build/load), with questions not measured after
+        ask(f"warm-up question number {n}")
     samples = []
     for question in questions:
         began = time.perf_counter()

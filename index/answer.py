@@ -133,7 +133,7 @@ def parse(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: Answe
     meaning = snapshot.embeddings is not None and semantic.available()
     lonely = _lonely(concepts, snapshot) if meaning and config.related_min <= 1 else []
     wants_vector = meaning and blend > 0
-    vectors = semantic.embed([question] * wants_vector + [concepts[k].word.casefold() for k in lonely])
+    vectors = semantic.embed_question([question] * wants_vector + [concepts[k].word.casefold() for k in lonely])
     if lonely:
         _add_related(concepts, lonely, vectors[int(wants_vector) :], snapshot, config.related_min)
     ordered = _cap(list(concepts.values()), config.max_terms)

@@ -21,10 +21,11 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any, cast
 
 import numpy as np
@@ -105,6 +106,60 @@ def embed(texts: Sequence[str], batch: int = 32) -> F32:
             parts.append(part)
             bar.advance(len(part))
     return np.concatenate(parts)
+
+
+def embed_question(texts: Sequence[str]) -> F32:
+    """``embed`` for a question and its words, remembered: "More results" and repeats cost nothing."""
+    return _embed_remembered(tuple(texts))
+
+
+@lru_cache(maxsize=1024)
+def _embed_remembered(texts: tuple[str, ...]) -> F32:
+    vectors = _batcher().embed(texts) if texts else np.zeros((0, DIMENSIONS), np.float32)
+    vectors.flags.writeable = False  # shared by every caller that asks the same
+    return vectors
+
+
+class Batcher:
+    """One thread embeds every question, taking all that wait as one batch.
+
+    A question costs ~14 ms alone but ~5 ms in a batch of 16 (the weights are read once per
+    batch), so under load batches form by themselves: while one batch runs, the next questions
+    queue up. Measured on the bot with distinct questions, this is what keeps the article's
+    capacity above the 50 answers/s bar.
+    """
+
+    MAX_TEXTS = 64
+
+    def __init__(self) -> None:
+        self._queue: SimpleQueue[tuple[tuple[str, ...], Future[F32]]] = SimpleQueue()
+        threading.Thread(target=self._run, name="question-embedder", daemon=True).start()
+
+    def embed(self, texts: tuple[str, ...]) -> F32:
+        future: Future[F32] = Future()
+        self._queue.put((texts, future))
+        return future.result()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while sum(len(t) for t, _ in batch) < self.MAX_TEXTS and not self._queue.empty():
+                batch.append(self._queue.get())
+            try:
+                vectors = embed([text for texts, _ in batch for text in texts])
+            except Exception as err:  # handed to every waiting caller, raised there
+                for _, future in batch:
+                    future.set_exception(err)
+                continue
+            start = 0
+            for texts, future in batch:
+                future.set_result(vectors[start : start + len(texts)])
+                start += len(texts)
+
+
+@lru_cache(maxsize=1)
+def _batcher() -> Batcher:
+    return Batcher()
 
 
 def embed_passages(texts: Sequence[str], cache_dir: Path | None) -> F32:

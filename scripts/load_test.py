@@ -49,6 +49,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, help="sustained duration (default 60, quick 10)")
     parser.add_argument("--overload-seconds", type=float, help="2x-capacity duration (default 20, quick 3)")
     parser.add_argument("--passages", type=int, default=2000, help="index size (article plus filler)")
+    parser.add_argument("--distinct", action="store_true", help="every question different (nothing cached)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
     args = parser.parse_args()
     rate = args.rate or (20 if args.quick else 50)
@@ -65,13 +66,13 @@ def main() -> int:
         print(Phase.header())
 
         def run(name: str, r: float, count: int) -> Phase:
-            phase = drive(bot, name, r, count)
+            phase = drive(bot, name, r, count, distinct=args.distinct)
             print(phase.row(), *(f"  ! {p}" for p in phase.problems), sep="\n" if phase.problems else "")
             phases.append(phase)
             return phase
 
         try:
-            drive(bot, "warm-up", 20, 40)
+            drive(bot, "warm-up", 20, 40, distinct=args.distinct)
             sustained = run(f"sustain {rate:g}/s", rate, int(rate * seconds))
             burst = run("burst 200", math.inf, 200)
             probe = run("capacity probe", 400, 800)
@@ -103,7 +104,7 @@ def main() -> int:
         + "\n",
         encoding="utf-8",
     )
-    print(f"capacity {capacity:.0f} answers/s; written {args.out.relative_to(ROOT)}")
+    print(f"capacity {capacity:.0f} answers/s; written {args.out}")
     for problem in broken:
         print(f"BROKEN: {problem}")
     return 1 if broken else 0

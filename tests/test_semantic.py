@@ -144,3 +144,18 @@ def test_semantic_search_can_be_switched_off_in_the_settings(tmp_path: Path) -> 
     best_off, best_on = (json.loads(r.stdout)["results"][0] for r in (off, on))
     assert best_off["citation"] == best_on["citation"], "both find the passage that says 'erupted on Sept. 27'"
     assert best_off["score"] > 1 >= best_on["score"], "BM25's own score, or the blended 0-1 score"
+
+
+def test_questions_asked_at_once_get_the_vectors_they_get_alone() -> None:
+    """Concurrent questions are embedded together in one batch; each must still get its own vectors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    asks = [
+        (f"When did the fighting erupt? ({n})", "soldiers") if n % 2 else (f"Who is Hami Aksoy? ({n})",)
+        for n in range(24)
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(semantic.embed_question, asks))
+    for texts, vectors in zip(asks, together, strict=True):
+        assert vectors.shape == (len(texts), semantic.DIMENSIONS)
+        assert np.abs(vectors - semantic.embed(texts)).max() < 1e-5

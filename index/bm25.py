@@ -419,7 +419,7 @@ def finish(
     avgdl = total / size
     idf = idf_values(np.diff(indptr), size, params)
     const = _expression(idf, np.zeros(idf.shape[0], np.int64), np.ones(idf.shape[0], np.int64), avgdl, params)
-    bound, scale, impact = impacts(idf, const, indptr, doc_ids, tf, doc_len, avgdl, params)
+    bound, scale, impact = impacts(_Postings(idf, const, indptr, doc_ids, tf, doc_len, avgdl, params))
     return Bm25Index(params, vocab, doc_len, avgdl, idf, indptr, doc_ids, tf, const, bound, scale, impact)
 
 
@@ -439,55 +439,52 @@ def idf_values(df: IntArray, size: int, params: Bm25Params) -> FloatArray:
     return np.array([eps if v < 0 else v for v in values], np.float64)
 
 
-def impacts(
-    idf: FloatArray,
-    const: FloatArray,
-    indptr: IntArray,
-    doc_ids: npt.NDArray[np.int32],
-    tf: npt.NDArray[Any],
-    doc_len: IntArray,
-    avgdl: float,
-    params: Bm25Params,
-) -> tuple[FloatArray, FloatArray, npt.NDArray[np.uint8]]:
+@dataclass(frozen=True, slots=True)
+class _Postings:
+    """What the per-posting excess is computed from: rank-bm25's statistics and the CSR postings."""
+
+    idf: FloatArray
+    const: FloatArray
+    indptr: IntArray
+    doc_ids: npt.NDArray[np.int32]
+    tf: npt.NDArray[Any]
+    doc_len: IntArray
+    avgdl: float
+    params: Bm25Params
+
+
+def impacts(postings: _Postings) -> tuple[FloatArray, FloatArray, npt.NDArray[np.uint8]]:
     """Per term the largest excess and its quantization step; per posting its quantized excess.
 
     Computed a slice of terms at a time so a billion postings never need a float each in memory.
     """
-    vocab_size = idf.shape[0]
+    vocab_size, indptr = postings.idf.shape[0], postings.indptr
     bound, scale = np.zeros(vocab_size), np.ones(vocab_size)
-    impact = np.zeros(doc_ids.shape[0], np.uint8)
+    impact = np.zeros(postings.doc_ids.shape[0], np.uint8)
     first = 0
     while first < vocab_size:
         last = max(first + 1, int(np.searchsorted(indptr, indptr[first] + _BLOCK, side="right")) - 1)
         last = min(last, vocab_size)
-        _impact_slice(first, last, idf, const, indptr, doc_ids, tf, doc_len, avgdl, params, bound, scale, impact)
+        _impact_slice(postings, first, last, bound, scale, impact)
         first = last
     return bound, scale, impact
 
 
 def _impact_slice(
-    first: int,
-    last: int,
-    idf: FloatArray,
-    const: FloatArray,
-    indptr: IntArray,
-    doc_ids: npt.NDArray[np.int32],
-    tf: npt.NDArray[Any],
-    doc_len: IntArray,
-    avgdl: float,
-    params: Bm25Params,
-    bound: FloatArray,
-    scale: FloatArray,
-    impact: npt.NDArray[np.uint8],
+    p: _Postings, first: int, last: int, bound: FloatArray, scale: FloatArray, impact: npt.NDArray[np.uint8]
 ) -> None:
     """Fill ``bound``, ``scale`` and ``impact`` for terms ``first..last-1`` (each has >= 1 posting)."""
-    lo, hi = int(indptr[first]), int(indptr[last])
-    counts = np.diff(indptr[first : last + 1])
+    lo, hi = int(p.indptr[first]), int(p.indptr[last])
+    counts = np.diff(p.indptr[first : last + 1])
     contrib = _expression(
-        np.repeat(idf[first:last], counts), tf[lo:hi].astype(np.int64), doc_len[doc_ids[lo:hi]], avgdl, params
+        np.repeat(p.idf[first:last], counts),
+        p.tf[lo:hi].astype(np.int64),
+        p.doc_len[p.doc_ids[lo:hi]],
+        p.avgdl,
+        p.params,
     )
-    excess = contrib - np.repeat(const[first:last], counts)
-    starts = (indptr[first:last] - lo).astype(np.int64)
+    excess = contrib - np.repeat(p.const[first:last], counts)
+    starts = (p.indptr[first:last] - lo).astype(np.int64)
     top = np.maximum.reduceat(excess, starts)
     bound[first:last] = np.maximum(top, 0.0)
     step = np.where(top > 0, top / IMPACT_LEVELS, 1.0)

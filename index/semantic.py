@@ -53,6 +53,7 @@ class SemanticConfig:
         return {"model": MODEL_NAME, "max_passages": self.max_passages}
 
 
+@lru_cache(maxsize=1)
 def model_dir() -> Path | None:
     """Where the model package keeps its files, or None when it is not installed."""
     spec = importlib.util.find_spec(MODEL_PACKAGE)
@@ -62,8 +63,12 @@ def model_dir() -> Path | None:
     return folder if (folder / "model.safetensors").is_file() else None
 
 
+@lru_cache(maxsize=1)
 def available() -> bool:
-    """Whether embeddings can be computed in this environment (model and libraries installed)."""
+    """Whether embeddings can be computed in this environment (model and libraries installed).
+
+    Asked on every question, so looked up once per process: packages are not installed under it.
+    """
     return model_dir() is not None and all(
         importlib.util.find_spec(name) is not None for name in ("tokenizers", "safetensors")
     )

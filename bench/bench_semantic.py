@@ -26,15 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
+from eval_choices import SETS  # noqa: E402  (the same two question sets, beside this script)
 from rank_bm25 import BM25Plus  # noqa: E402
 
 from index import Engine, EngineConfig, SemanticConfig, Tokenizer  # noqa: E402
 from index.evaluate import load_qa  # noqa: E402
-
-SETS = {
-    "article": ([ROOT / "article.txt"], ROOT / "tests" / "data" / "qa.jsonl"),
-    "wiki": (sorted((ROOT / "tests" / "data" / "wiki").glob("*.txt")), ROOT / "tests" / "data" / "wiki" / "qa.jsonl"),
-}
 
 
 def timed(work: Callable[[], object]) -> tuple[object, float]:
@@ -95,7 +91,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "semantic.json")
     args = parser.parse_args()
     results = {}
-    for name, (sources, qa) in SETS.items():
+    for name, (qa, sources) in SETS.items():
         with tempfile.TemporaryDirectory() as tmp:
             results[name] = measure(sources, qa, Path(tmp))
         r = results[name]

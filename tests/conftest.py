@@ -10,29 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import Settings
 from index import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "article.txt"
-SETTING_NAMES = (
-    "DISCORD_TOKEN",
-    "DEV_GUILD_ID",
-    "INDEX_DIR",
-    "SOURCES",
-    "RESULTS",
-    "COOLDOWN_SECONDS",
-    "COOLDOWN_RATE",
-    "REINDEX_ROLE",
-    "MAX_ATTACHMENT_BYTES",
-    "MAX_DOCUMENT_MB",
-    "MAX_CONCURRENT_ANSWERS",
-    "LOG_LEVEL",
-    "SHARD_COUNT",
-    "SHARD_IDS",
-    "AUTO_SHARD",
-    "SEMANTIC_SEARCH",
-    "EMBEDDING_CACHE_DIR",
-)
+SETTING_NAMES = frozenset(name.upper() for name in Settings.model_fields)  # environment variables of settings
 SMALL_ARTICLE = """Lighthouse keepers vote to strike
 
 Posted: March 3, 2024

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bot.settings import Settings
+from tests.conftest import SETTING_NAMES
 from tests.fakediscord import BotProcess, FakeDiscord, InteractionHandle, InteractionResult, route
 from tests.fakediscord import payloads as p
 
@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "article.txt"
 ARTICLE_TEXT = ARTICLE.read_text(encoding="utf-8")
 RUN_BOT = (sys.executable, str(ROOT / "run_bot.py"))
-SETTING_VARS = {name.upper() for name in Settings.model_fields}
 CITATION = re.compile(r"¶(\d+) · sentence (\d+) · chars (\d+)–(\d+)")
 NO_PINGS = {"parse": []}
 JSON = dict[str, Any]
@@ -46,7 +45,7 @@ LIGHTHOUSE = (
 
 def bot_env(fake: FakeDiscord, index_dir: Path, **extra: str) -> dict[str, str]:
     """The fake's environment with settings only from here (none leak from the developer's)."""
-    base = {k: v for k, v in os.environ.items() if k not in SETTING_VARS}
+    base = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     settings = {
         "INDEX_DIR": str(index_dir),
         "SOURCES": str(ARTICLE),
@@ -61,17 +60,7 @@ def bot_env(fake: FakeDiscord, index_dir: Path, **extra: str) -> dict[str, str]:
 def launch(fake: FakeDiscord, workdir: Path, name: str, **extra: str) -> BotProcess:
     """Start ``run_bot.py`` in ``workdir`` (no ``.env`` there) against ``fake``."""
     index_dir = Path(extra.pop("INDEX_DIR", str(workdir / "index")))
-    proc = BotProcess(
-        RUN_BOT,
-        env=bot_env(fake, index_dir, **extra),
-        cwd=workdir,
-        log_dir=workdir,
-        name=name,
-        on_exit=fake.notify,
-    )
-    proc.start()
-    fake.watch(proc)
-    return proc
+    return fake.start_bot(RUN_BOT, env=bot_env(fake, index_dir, **extra), cwd=workdir, log_dir=workdir, name=name)
 
 
 def ready(fake: FakeDiscord, proc: BotProcess, since_gateway: int = 0, since_request: int = 0) -> None:
@@ -455,7 +444,7 @@ def test_a_reindex_from_the_cli_is_picked_up_without_a_restart(
 ) -> None:
     source = tmp_path / "lighthouse.md"
     source.write_text(LIGHTHOUSE, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in SETTING_VARS}
+    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     cli = [*RUN_BOT, "reindex", str(source), "--index", str(reindex_bot.index_dir)]
     subprocess.run(cli, env=env, cwd=tmp_path, check=True, capture_output=True, timeout=60)
     reindex_bot.proc.wait_for_output(r"now serving index generation", timeout=15)

@@ -58,17 +58,10 @@ def start_bot(fake_discord: FakeDiscord, tmp_path: Path, request: pytest.Fixture
         name: str = "bot",
     ) -> BotProcess:
         unique = name if all(p.name != name for p in procs) else f"{name}-{len(procs)}"
-        proc = BotProcess(
-            args,
-            env=fake_discord.env(**dict(env or {})),
-            cwd=cwd,
-            log_dir=tmp_path,
-            name=unique,
-            on_exit=fake_discord.notify,
+        proc = fake_discord.start_bot(
+            args, env=fake_discord.env(**dict(env or {})), cwd=cwd, log_dir=tmp_path, name=unique
         )
         procs.append(proc)
-        proc.start()
-        fake_discord.watch(proc)
         return proc
 
     yield start

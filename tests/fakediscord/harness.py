@@ -15,7 +15,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +27,7 @@ from . import commands as c
 from . import payloads as p
 from .core import Core, GatewayRecord, Injection, InteractionRecord, InteractionResult, RecordedRequest, Watched
 from .gateway import Gateway
+from .process import BotProcess
 from .rest import RestApi
 
 JSON = dict[str, Any]
@@ -201,6 +202,15 @@ class FakeDiscord:
         env["NO_PROXY"] = "127.0.0.1,localhost"
         env.update(extra)
         return env
+
+    def start_bot(
+        self, args: Sequence[str], *, env: Mapping[str, str], cwd: Path | str | None, log_dir: Path, name: str
+    ) -> BotProcess:
+        """Start a bot subprocess and watch it: its exit wakes every wait, which then fails fast."""
+        proc = BotProcess(args, env=env, cwd=cwd, log_dir=log_dir, name=name, on_exit=self.notify)
+        proc.start()
+        self.watch(proc)
+        return proc
 
     def watch(self, proc: Watched) -> None:
         """Make every wait fail fast (BotDied) if ``proc`` exits on its own."""

@@ -8,12 +8,14 @@ sees a changed source and rebuilds by itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,10 +189,7 @@ SITE = Path(__file__).with_name("site")  # sitecustomize: the fake's redirection
 
 def bot_env(fake: Any, index_dir: Path, sources: Sequence[Path], **extra: str) -> dict[str, str]:
     """Environment for ``run_bot.py`` against ``fake``: settings only from here, the probe site first."""
-    from bot.settings import Settings
-
-    names = {name.upper() for name in Settings.model_fields}
-    base = {k: v for k, v in os.environ.items() if k not in names and k != "RUN_SLOW"}
+    base = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES and k != "RUN_SLOW"}
     settings = {
         "INDEX_DIR": str(index_dir),
         "SOURCES": ",".join(map(str, sources)),
@@ -210,20 +209,30 @@ def fake_payloads() -> Any:
 
 def launch_bot(fake: Any, workdir: Path, name: str, sources: Sequence[Path], **extra: str) -> Any:
     """Start ``python run_bot.py`` in ``workdir`` against ``fake`` and wait until it is ready."""
-    from tests.fakediscord import BotProcess, route
+    from tests.fakediscord import route
 
     index_dir = Path(extra.pop("INDEX_DIR", str(workdir / "index")))
     since_gateway, since_request = fake.gateway_count, fake.request_count
-    proc = BotProcess(
-        [sys.executable, str(ROOT / "run_bot.py")],
-        env=bot_env(fake, index_dir, sources, **extra),
-        cwd=workdir,
-        log_dir=workdir,
-        name=name,
-        on_exit=fake.notify,
-    )
-    proc.start()
-    fake.watch(proc)
+    env = bot_env(fake, index_dir, sources, **extra)
+    proc = fake.start_bot([sys.executable, str(ROOT / "run_bot.py")], env=env, cwd=workdir, log_dir=workdir, name=name)
     fake.wait_ready(timeout=60, since=since_gateway)
     fake.wait_for_request(route("PUT", r"/guilds/\d+/commands$"), timeout=60, since=since_request)
     return proc
+
+
+@contextlib.contextmanager
+def running_bot(fake: Any, workdir: Path, name: str, sources: Sequence[Path], **extra: str) -> Iterator[Any]:
+    """``launch_bot``, then stop watching and stop the bot (SIGTERM, then SIGKILL) however the block ends."""
+    bot = launch_bot(fake, workdir, name, sources, **extra)
+    try:
+        yield bot
+    finally:
+        fake.unwatch(bot)
+        bot.stop()
+
+
+def terminate_timed(bot: Any, timeout: float = 15) -> tuple[int, float]:
+    """SIGTERM the bot and wait for it: its exit code and how long it took to exit."""
+    began = time.monotonic()
+    code = bot.terminate(timeout=timeout)
+    return code, time.monotonic() - began

@@ -42,9 +42,10 @@ from .support import (
     References,
     build_references,
     clean_env,
-    launch_bot,
+    running_bot,
     served,
     stale_entries,
+    terminate_timed,
 )
 
 PAUSE_POINTS = (
@@ -186,10 +187,6 @@ def fake() -> Iterator[FakeDiscord]:
         yield server
 
 
-def _moderator_reindex(fake: FakeDiscord) -> object:
-    return fake.interact(p.slash_command("reindex", {}, user=p.MODERATOR))
-
-
 def test_bot_sigterm_during_a_reindex_finishes_it_and_exits_zero(fake: FakeDiscord, tmp_path: Path) -> None:
     """SIGTERM while /reindex builds in its worker thread: the build finishes (or never started), exit 0 in 10 s."""
     import psutil
@@ -197,8 +194,7 @@ def test_bot_sigterm_during_a_reindex_finishes_it_and_exits_zero(fake: FakeDisco
     source = tmp_path / "article.txt"
     old_text, new_text = _long_article(OLD_TEXT, 200), _long_article(NEW_TEXT, 10_000)
     source.write_text(old_text, encoding="utf-8")
-    bot = launch_bot(fake, tmp_path, "reindex-sigterm", [source])
-    try:
+    with running_bot(fake, tmp_path, "reindex-sigterm", [source]) as bot:
         source.write_text(new_text, encoding="utf-8")
         since = fake.request_count
         process = psutil.Process(bot.pid)
@@ -209,12 +205,7 @@ def test_bot_sigterm_during_a_reindex_finishes_it_and_exits_zero(fake: FakeDisco
         while sum(process.cpu_times()[:2]) - busy_before < 0.5:  # the build is using the CPU: it is running
             assert time.monotonic() < deadline, "the reindex never started"
             time.sleep(0.01)
-        began = time.monotonic()
-        code = bot.terminate(timeout=15)
-        took = time.monotonic() - began
-    finally:
-        fake.unwatch(bot)
-        bot.stop()
+        code, took = terminate_timed(bot)
     assert code == 0, bot.output()[-3000:]
     assert took < 10, f"shutdown took {took:.1f}s"
     assert _served_shas(tmp_path / "index") in ({_sha(old_text)}, {_sha(new_text)})
@@ -252,9 +243,8 @@ def _burst_then_sigterm(
 ) -> tuple[int, float, str, list[InteractionHandle]]:
     source = tmp_path / "article.txt"
     source.write_text(_long_article(OLD_TEXT, 50), encoding="utf-8")
-    bot = launch_bot(fake, tmp_path, name, [source])
     handles = []
-    try:
+    with running_bot(fake, tmp_path, name, [source]) as bot:
         for i in range(200):
             handles.append(
                 fake.interact(
@@ -265,12 +255,7 @@ def _burst_then_sigterm(
                     )
                 )
             )
-        began = time.monotonic()
-        code = bot.terminate(timeout=15)
-        took = time.monotonic() - began
-    finally:
-        fake.unwatch(bot)
-        bot.stop()
+        code, took = terminate_timed(bot)
     return code, took, bot.output(), handles
 
 

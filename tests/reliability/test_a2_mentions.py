@@ -20,7 +20,7 @@ import pytest
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord import payloads as p
 
-from .support import launch_bot
+from .support import running_bot
 
 HOSTILE_ARTICLE = (
     "@everyone Harbour council <@&1200000000000000300> approves ferry timetable\n"
@@ -60,8 +60,7 @@ def _markdown_texts(body: dict[str, Any]) -> list[str]:
 def test_hostile_article_and_questions_never_ping(fake: FakeDiscord, tmp_path: Path) -> None:
     article = tmp_path / "harbour.txt"
     article.write_text(HOSTILE_ARTICLE, encoding="utf-8")
-    bot = launch_bot(fake, tmp_path, "hostile", [article], COOLDOWN_RATE="100")
-    try:
+    with running_bot(fake, tmp_path, "hostile", [article], COOLDOWN_RATE="100"):
         since = fake.request_count
         questions = [
             "When does the early boat leave the north pier?",
@@ -87,9 +86,6 @@ def test_hostile_article_and_questions_never_ping(fake: FakeDiscord, tmp_path: P
             )
         ).wait(timeout=20)
         assert after.callback_status in (200, 204)
-    finally:
-        fake.unwatch(bot)
-        bot.stop()
     bodies = fake.sent_bodies(since)
     assert len(bodies) >= len(questions) + 2
     assert [b.get("allowed_mentions") for b in bodies] == [NO_PINGS] * len(bodies)

@@ -30,7 +30,7 @@ class ChunkConfig:
     min_words: int = 20
     max_words: int = 200
     merge_short: bool = True
-    title_terms: bool = False  # index each passage with its document's title (only when there are several)
+    title_terms: bool = True  # index each passage with its document's title (only when there are several)
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:

@@ -26,7 +26,8 @@ from .types import Document, Passage, Sentence
 I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
 # Bump when chunking, tokenizing or role terms change what an index holds: old indexes rebuild.
-PIPELINE_VERSION = 5  # 5: passage embeddings (emb.npy) for small indexes
+TITLE_MAX_WORDS = 12
+PIPELINE_VERSION = 6  # 5: passage embeddings (emb.npy) for small indexes; 6: titles of 12 words at most
 PASSAGE_COLUMNS = ("p_doc", "p_start", "p_end", "p_para", "p_para_end", "p_sent")
 SENTENCE_COLUMNS = ("s_para", "s_num", "s_start", "s_end")
 BM25_ARRAYS = ("doc_len", "idf", "indptr", "doc_ids", "tf", "const", "bound", "scale", "impact")
@@ -101,9 +102,10 @@ def build_files(
     for doc_no, document in enumerate(documents):
         passages.extend(chunk(document.text, doc_no, params.chunk, first_id=len(passages)))
     tokenizer = Tokenizer(params.tokenizer)
-    # The title tells documents apart; in a one-document index it is on every passage and says nothing.
+    # The title tells documents apart ("Chuck Yeager" for a passage that says "he"); in a one-document
+    # index it is on every passage and says nothing, and a long first line is a paragraph, not a title.
     with_titles = params.chunk.title_terms and len(documents) > 1
-    titles = [tokenizer(d.title or "") if with_titles else [] for d in documents]
+    titles = [tokenizer(d.title or "") if with_titles and _is_title(d.title) else [] for d in documents]
     extra = [roles(p, documents[p.doc].text) + (titles[p.doc] if p.paragraph > 1 else []) for p in passages]
     try:  # the same terms as tokenizer(p.text) + extra, tokenized in bulk (both cores for big inputs)
         index = bulk.build([p.text for p in passages], params.bm25, params.tokenizer, extra=extra, total=len(extra))
@@ -162,6 +164,11 @@ def _document_json(document: Document, path: str | None) -> dict[str, Any]:
         "url": document.url,
         "path": path,
     }
+
+
+def _is_title(title: str | None) -> bool:
+    """A heading (at most ``TITLE_MAX_WORDS`` words) rather than a first paragraph."""
+    return title is not None and len(title.split()) <= TITLE_MAX_WORDS
 
 
 def load(generation: Generation) -> Snapshot:

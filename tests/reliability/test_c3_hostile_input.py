@@ -180,7 +180,7 @@ PATHOLOGICAL: dict[str, Callable[[int], str]] = {
 }
 
 
-def _best_time(work: Callable[[], object], runs: int = 2) -> float:
+def _best_time(work: Callable[[], object], runs: int = 3) -> float:
     best = float("inf")
     for _ in range(runs):
         began = time.perf_counter()

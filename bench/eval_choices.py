@@ -34,19 +34,34 @@ def variants() -> list[tuple[str, EngineConfig]]:
     return [
         ("defaults", BASE),
         ("BM25 alone (no embeddings)", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, enabled=False))),
-        ("embedding share 0.3", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=0.3))),
-        ("embedding share 0.7", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=0.7))),
-        ("embeddings alone", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=1.0))),
+        (
+            "no coverage in the score (BM25 0.5)",
+            dataclasses.replace(BASE, semantic=dataclasses.replace(sem, coverage=0.0)),
+        ),
+        ("coverage 0.15, BM25 0.35", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, coverage=0.15))),
+        ("coverage 0.35, BM25 0.15", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, coverage=0.35))),
+        ("coverage 0.5, no BM25", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, coverage=0.5))),
+        ("embedding share 0.4 (BM25 0.35)", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=0.4))),
+        ("embedding share 0.6 (BM25 0.15)", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=0.6))),
+        ("embeddings alone", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=1.0, coverage=0.0))),
         ("no related words", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=2.0))),
         ("related words at cosine 0.75", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=0.75))),
         ("related words at cosine 0.65", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=0.65))),
+        (
+            "no other forms of names (Turkish for Turkey)",
+            dataclasses.replace(BASE, answer=dataclasses.replace(a, related_name_min=2.0)),
+        ),
+        (
+            "other forms of names at cosine 0.8",
+            dataclasses.replace(BASE, answer=dataclasses.replace(a, related_name_min=0.8)),
+        ),
         (
             "paragraphs only (no merging of short ones)",
             dataclasses.replace(BASE, chunk=dataclasses.replace(BASE.chunk, merge_short=False)),
         ),
         (
-            "document title on every passage (several documents)",
-            dataclasses.replace(BASE, chunk=dataclasses.replace(BASE.chunk, title_terms=True)),
+            "no document title on passages (several documents)",
+            dataclasses.replace(BASE, chunk=dataclasses.replace(BASE.chunk, title_terms=False)),
         ),
         (
             "passages of at most 40 words",
@@ -69,6 +84,16 @@ def variants() -> list[tuple[str, EngineConfig]]:
         ("no accent folding", dataclasses.replace(BASE, tokenizer=TokenizerConfig(fold_accents=False))),
         ("no spelling correction", dataclasses.replace(BASE, answer=dataclasses.replace(a, fuzzy=False))),
         ("no word-form variants", dataclasses.replace(BASE, answer=dataclasses.replace(a, variants=False))),
+        (
+            "names may be in another passage",
+            dataclasses.replace(BASE, answer=dataclasses.replace(a, min_name_share=0.0)),
+        ),
+        (
+            "the answer holds half the names' weight",
+            dataclasses.replace(BASE, answer=dataclasses.replace(a, min_name_share=0.5)),
+        ),
+        ("the answer holds every name", dataclasses.replace(BASE, answer=dataclasses.replace(a, min_name_share=1.0))),
+        ("no acronyms spelled out", dataclasses.replace(BASE, answer=dataclasses.replace(a, acronyms=False))),
         ("no expected-answer types", dataclasses.replace(BASE, answer=dataclasses.replace(a, answer_types=False))),
         ("BM25Okapi k1=1.5 b=0.75", dataclasses.replace(BASE, bm25=Bm25Params("okapi", 1.5, 0.75))),
         ("BM25L k1=1.5 b=0.75 delta=0.5", dataclasses.replace(BASE, bm25=Bm25Params("l", 1.5, 0.75, delta=0.5))),

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 
-from . import roles, semantic
+from . import acronyms, roles, semantic
 from .snapshot import Snapshot
 from .tokenize import Tokenizer
 from .types import Answer, Citation, Hit, Passage, Sentence, Span
@@ -45,6 +45,9 @@ class AnswerConfig:
     variants: bool = True  # "armenia" also finds "armenian"
     answer_types: bool = True  # "how many" prefers passages with numbers, "when" with dates
     related_min: float = 0.7  # a missing word matches the text's words this similar (cosine); > 1: off
+    min_name_share: float = 0.6  # the answering passage (or its title) holds this share of the names' weight
+    acronyms: bool = True  # "WWII" finds "World War II" when the text never writes "WWII"
+    related_name_min: float = 0.7  # the same for a name, whose matches must also start like it ("Turkish")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,8 @@ FRAMING = frozenset(
     find explain describ detail inform question answer exact whi anyway els name""".split()
 )
 FRAMING_FACTOR = 0.25
+RELATED_LIMIT = 2  # related words per question word
+NO_BLEND = semantic.Blend()
 VARIANT_MIN = 4
 DEMONYM_SUFFIXES = ("n", "an", "ian", "i", "ns", "ans", "is")
 
@@ -104,7 +109,9 @@ def background() -> Background:
     return Background(payload["df"], int(payload["passages"]))
 
 
-def parse(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: AnswerConfig, blend: float = 0.0) -> Query:
+def parse(
+    question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: AnswerConfig, blend: semantic.Blend = NO_BLEND
+) -> Query:
     """Concepts of the question: stems, typo fixes, role terms, related words; capped; its embedding.
 
     The question and its words the text lacks are embedded in one call: the model's fixed cost per
@@ -126,16 +133,18 @@ def parse(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: Answe
                 corrections.append((word, fixed))
         if config.variants:
             alternatives += [v for v in variants(alternatives[0], snapshot) if v not in alternatives]
+        if config.acronyms and alternatives[0] not in snapshot.index.vocab and acronyms.looks_like_acronym(word):
+            alternatives += _spelled_out(word, snapshot, tokenizer, alternatives)
         if term in roles.TRIGGERS:
             alternatives.append(roles.TRIGGERS[term])
         name = caps_informative and _looks_like_name(word, first)
         concepts[term] = Concept(word, tuple(alternatives), _weight(term, snapshot, bg), name)
     meaning = snapshot.embeddings is not None and semantic.available()
-    lonely = _lonely(concepts, snapshot) if meaning and config.related_min <= 1 else []
-    wants_vector = meaning and blend > 0
+    lonely = _to_relate(concepts, snapshot) if meaning and config.related_min <= 1 else []
+    wants_vector = meaning and blend.meaning > 0
     vectors = semantic.embed_question([question] * wants_vector + [concepts[k].word.casefold() for k in lonely])
     if lonely:
-        _add_related(concepts, lonely, vectors[int(wants_vector) :], snapshot, config.related_min)
+        _add_related(concepts, lonely, vectors[int(wants_vector) :], snapshot, config)
     ordered = _cap(list(concepts.values()), config.max_terms)
     wanted = roles.question_types(question) if config.answer_types else []
     terms = tuple(dict.fromkeys([t for c in ordered for t in c.terms + c.related] + wanted))
@@ -143,10 +152,10 @@ def parse(question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: Answe
     return Query(tuple(ordered), focus, terms, tuple(corrections), vectors[0] if wants_vector else None)
 
 
-def _lonely(concepts: dict[str, Concept], snapshot: Snapshot) -> list[str]:
-    """Words of the question the text never uses (names excepted: a missing name must decline)."""
+def _to_relate(concepts: dict[str, Concept], snapshot: Snapshot) -> list[str]:
+    """The question's names, and its other words the text never uses."""
     vocab = snapshot.index.vocab
-    return [key for key, c in concepts.items() if not c.name and not any(t in vocab for t in c.terms)]
+    return [key for key, c in concepts.items() if c.name or not any(t in vocab for t in c.terms)]
 
 
 def _add_related(
@@ -154,14 +163,26 @@ def _add_related(
     lonely: list[str],
     vectors: npt.NDArray[np.float32],
     snapshot: Snapshot,
-    minimum: float,
+    config: AnswerConfig,
 ) -> None:
-    """Let a word the text never uses stand for the text's synonyms of it ("soldiers": "military")."""
+    """Let a word the text never uses stand for the text's synonyms of it ("soldiers": "military").
+
+    A name stands only for other forms of itself ("Turkey": "Turkish", "Indy": "Indianapolis"):
+    the model also puts different names close ("ukraine"/"russia" 0.75, "sydney"/"melbourne"
+    0.85), and a missing name must decline ("What did Putin say about Ukraine?"). So its matches
+    must also begin with the same three letters.
+    """
     if snapshot.vocab_embeddings is None:
         return
     terms = lexicon(snapshot).terms
-    for key, ids in zip(lonely, semantic.related_terms(vectors, snapshot.vocab_embeddings, minimum), strict=True):
-        concepts[key] = dataclasses.replace(concepts[key], related=tuple(terms[i] for i in ids))
+    minimums = [config.related_name_min if concepts[key].name else config.related_min for key in lonely]
+    candidates = semantic.related_terms(vectors, snapshot.vocab_embeddings, minimums, limit=8)
+    for key, ids in zip(lonely, candidates, strict=True):
+        concept = concepts[key]
+        found = [terms[i] for i in ids if terms[i] not in concept.terms]
+        if concept.name:
+            found = [t for t in found if t[:3] == concept.word.casefold()[:3]]
+        concepts[key] = dataclasses.replace(concept, related=tuple(found[:RELATED_LIMIT]))
 
 
 _FOCUS = (
@@ -223,14 +244,36 @@ def _correct(term: str, snapshot: Snapshot) -> str | None:
 
 
 class Lexicon:
-    """The index vocabulary grouped by length for typo look-ups, built once per generation."""
+    """Look-up tables of one generation: terms by length (typos), title terms, acronyms' long forms."""
 
-    def __init__(self, vocab: dict[str, int]) -> None:
-        self.terms = list(vocab)  # by term id
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.terms = list(snapshot.index.vocab)  # by term id
         self.by_length: dict[int, list[str]] = {}
-        for term in vocab:
+        for term in self.terms:
             if term.isalpha():
                 self.by_length.setdefault(len(term), []).append(term)
+        self._texts = [document.text for document in snapshot.documents]
+        self._titles = [document.title or "" for document in snapshot.documents]
+        self._title_terms: dict[int, frozenset[str]] = {}
+        self._long_forms: dict[str, str] | None = None
+
+    def title_terms(self, doc: int, tokenizer: Tokenizer) -> frozenset[str]:
+        """The terms of document ``doc``'s title, tokenized on first need."""
+        found = self._title_terms.get(doc)
+        if found is None:
+            found = self._title_terms[doc] = frozenset(tokenizer(self._titles[doc]))
+        return found
+
+    def long_form(self, acronym: str) -> str | None:
+        """The name the text spells out for ``acronym`` ("WWII": "World War II"), read on first need.
+
+        Reading the names costs ~0.3 s per million characters, so texts past ``acronyms.MAX_CHARS``
+        (a thousand passages or so) are not read: the first such question would stall for seconds.
+        """
+        if self._long_forms is None:
+            small = sum(map(len, self._texts)) <= acronyms.MAX_CHARS
+            self._long_forms = acronyms.long_forms(self._texts) if small else {}
+        return self._long_forms.get(acronym.replace(".", ""))
 
 
 _LEXICONS: dict[str, Lexicon] = {}
@@ -240,10 +283,16 @@ def lexicon(snapshot: Snapshot) -> Lexicon:
     """The snapshot's lexicon (only the newest generation's is kept)."""
     found = _LEXICONS.get(snapshot.generation)
     if found is None:
-        found = Lexicon(snapshot.index.vocab)
+        found = Lexicon(snapshot)
         _LEXICONS.clear()
         _LEXICONS[snapshot.generation] = found
     return found
+
+
+def _spelled_out(word: str, snapshot: Snapshot, tokenizer: Tokenizer, known: list[str]) -> list[str]:
+    """The terms of the name an acronym stands for in the text, if the text spells one out."""
+    long_form = lexicon(snapshot).long_form(word)
+    return [t for t in dict.fromkeys(tokenizer(long_form)) if t not in known] if long_form else []
 
 
 def variants(term: str, snapshot: Snapshot) -> list[str]:
@@ -283,24 +332,58 @@ def coverage(snapshot: Snapshot, concepts: Sequence[Concept], pid: int) -> float
     return held / total if total else 0.0
 
 
-def covered(snapshot: Snapshot, query: Query, pids: Sequence[int], config: AnswerConfig) -> bool:
+def coverage_all(snapshot: Snapshot, concepts: Sequence[Concept]) -> npt.NDArray[np.float64]:
+    """``coverage`` of every passage at once, from the concepts' posting lists."""
+    index = snapshot.index
+    held = np.zeros(snapshot.size)
+    for concept in concepts:
+        has = np.zeros(snapshot.size, dtype=bool)
+        for term in concept.terms + concept.related:
+            tid = index.vocab.get(term)
+            if tid is not None:
+                has[index.doc_ids[index.indptr[tid] : index.indptr[tid + 1]]] = True
+        held += concept.weight * has
+    total = sum(c.weight for c in concepts)
+    return held / total if total else held
+
+
+def covered(snapshot: Snapshot, tokenizer: Tokenizer, query: Query, pids: Sequence[int], config: AnswerConfig) -> bool:
     """Whether one of the passages holds enough of the question, and of its non-name words.
 
     A question's names are usually what the document is about ("When was Hobart founded?"), so
-    finding them says little; the rest of the question ("founded") must be there too.
+    finding them says little; the rest of the question ("founded") must be there too, and in a
+    passage that names them as well (or whose document's title does): "Who is the president of
+    France?" is not answered by a passage about another president.
     """
     content = [c for c in query.concepts if not c.name and c.weight > 0] or list(query.concepts)
+    names = [c for c in query.concepts if c.name and c.weight > 0]
+    if names and len(content) < len(query.concepts):
+        least = config.min_name_share * sum(c.weight for c in names)
+        pids = [pid for pid in pids if sum(c.weight for c in names if _named(snapshot, tokenizer, c, pid)) >= least]
     overall = max((coverage(snapshot, query.concepts, pid) for pid in pids), default=0.0)
     rest = max((coverage(snapshot, content, pid) for pid in pids), default=0.0)
     return overall >= config.min_coverage and rest >= config.min_content_coverage
 
 
+def _named(snapshot: Snapshot, tokenizer: Tokenizer, concept: Concept, pid: int) -> bool:
+    """Whether passage ``pid`` or its document's title holds the name ``concept``."""
+    if found(snapshot, concept, pid):
+        return True
+    title = lexicon(snapshot).title_terms(snapshot.passage(pid).doc, tokenizer)
+    return any(t in title for t in concept.terms + concept.related)
+
+
 def answer(
-    question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: AnswerConfig, k: int, blend: float = 0.0
+    question: str,
+    snapshot: Snapshot,
+    tokenizer: Tokenizer,
+    config: AnswerConfig,
+    k: int,
+    blend: semantic.Blend = NO_BLEND,
 ) -> Answer:
     """Rank passages for an already validated question and decide whether they answer it.
 
-    ``blend`` is the embedding cosine's share of the score where the index has embeddings.
+    ``blend`` holds the shares of meaning and coverage in the score where the index has embeddings.
     """
     query = parse(question, snapshot, tokenizer, config, blend)
     index = snapshot.index
@@ -311,7 +394,9 @@ def answer(
     focus_missing = query.focus is not None and not any(found(snapshot, query.focus, pid) for pid, _ in matched)
     if focus_missing and query.focus is not None:
         names_missing.append(query.focus)
-    answered = bool(matched) and not names_missing and covered(snapshot, query, [p for p, _ in matched], config)
+    answered = (
+        bool(matched) and not names_missing and covered(snapshot, tokenizer, query, [p for p, _ in matched], config)
+    )
     if not answered:
         matched = matched[:1]
     hits = tuple(_hit(snapshot, tokenizer, query, rank, pid, score) for rank, (pid, score) in enumerate(matched, 1))
@@ -321,8 +406,8 @@ def answer(
     return Answer(question, answered, reason, hits, query.terms, missing, fixes)
 
 
-def _ranked(query: Query, snapshot: Snapshot, k: int, blend: float) -> list[tuple[int, float]]:
-    """Passages best first: BM25's top ``k``, or every passage by BM25 blended with meaning."""
+def _ranked(query: Query, snapshot: Snapshot, k: int, blend: semantic.Blend) -> list[tuple[int, float]]:
+    """Passages best first: BM25's top ``k``, or every passage by BM25 blended with meaning and coverage."""
     index = snapshot.index
     term_ids = index.term_ids(query.terms)
     if snapshot.embeddings is None or query.vector is None:
@@ -331,7 +416,8 @@ def _ranked(query: Query, snapshot: Snapshot, k: int, blend: float) -> list[tupl
     ids, scores = index.top_k(term_ids, snapshot.size)
     lexical = np.zeros(snapshot.size)
     lexical[ids] = scores
-    fused = semantic.fuse(lexical, snapshot.embeddings @ query.vector, blend)
+    held = coverage_all(snapshot, query.concepts)
+    fused = semantic.fuse(lexical, snapshot.embeddings @ query.vector, held, blend)
     order = np.argsort(-fused, kind="stable")
     return [(int(i), float(fused[i])) for i in order]
 

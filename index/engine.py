@@ -132,8 +132,8 @@ class Engine:
                 "The question has no words to search for (only punctuation, emoji or very common words); "
                 "ask with a name, a place or a subject."
             )
-        blend = self.config.semantic.weight if self.config.semantic.enabled else 0.0
-        return answer(text, self._snapshot, self.tokenizer, self.config.answer, max(1, min(int(k), 50)), blend)
+        k = max(1, min(int(k), 50))
+        return answer(text, self._snapshot, self.tokenizer, self.config.answer, k, self.config.semantic.blend())
 
     def passage(self, passage_id: int) -> Passage:
         current = self._snapshot

@@ -46,11 +46,24 @@ class SemanticConfig:
 
     enabled: bool = True
     max_passages: int = 1000  # a 200-word passage costs ~50-100 ms to embed on 2 cores
-    weight: float = 0.5  # share of the embedding cosine in the fused score (the rest: BM25 / best BM25)
+    weight: float = 0.5  # share of the embedding cosine in the fused score
+    coverage: float = 0.25  # share of the question's weight the passage holds (the rest: BM25 / best BM25)
     cache_dir: Path | None = None  # passage vectors by text hash: a rebuild embeds only new text
 
     def to_json(self) -> dict[str, Any]:
         return {"model": MODEL_NAME, "max_passages": self.max_passages}
+
+    def blend(self) -> Blend:
+        """The score's parts this configuration asks for (none when switched off)."""
+        return Blend(self.weight, self.coverage) if self.enabled else Blend()
+
+
+@dataclass(frozen=True, slots=True)
+class Blend:
+    """Shares of the fused score where passages have embeddings; the rest is BM25 / best BM25."""
+
+    meaning: float = 0.0  # cosine between the question's and the passage's embeddings
+    coverage: float = 0.0  # share of the question's weight (rare words weigh most) the passage holds
 
 
 @lru_cache(maxsize=1)
@@ -255,15 +268,16 @@ def embed_words(words: Sequence[str], cache_dir: Path | None) -> F32:
     return vectors
 
 
-def related_terms(word_vectors: F32, vocab_vectors: F32, minimum: float, limit: int = 2) -> list[list[int]]:
+def related_terms(word_vectors: F32, vocab_vectors: F32, minimums: Sequence[float], limit: int = 2) -> list[list[int]]:
     """For each question word, the index terms whose words mean nearly the same ("soldiers": military).
 
-    Measured on single words, all-MiniLM-L6-v2 puts synonyms at 0.75-0.9 ("died"/"killed" 0.79,
-    "film"/"movie" 0.84) and merely related words at 0.4-0.65 ("bread"/"food" 0.56).
+    ``minimums`` holds the cosine each word's matches must reach. Measured on single words,
+    all-MiniLM-L6-v2 puts synonyms at 0.75-0.9 ("died"/"killed" 0.79, "film"/"movie" 0.84) and
+    merely related words at 0.4-0.65 ("bread"/"food" 0.56).
     """
     similarity = word_vectors @ vocab_vectors.T
     found: list[list[int]] = []
-    for row in similarity:
+    for row, minimum in zip(similarity, minimums, strict=True):
         best = np.argsort(-row, kind="stable")[:limit]
         found.append([int(i) for i in best if row[i] >= minimum])
     return found
@@ -301,13 +315,16 @@ def _write_cached(cache_dir: Path, key: str, vector: F32) -> None:
         log.debug("embedding cache not written (%s)", err)
 
 
-def fuse(bm25_scores: F64, cosines: F32, weight: float) -> F64:
-    """One score per passage: BM25 relative to the best passage, blended with the cosine.
+def fuse(bm25_scores: F64, cosines: F32, coverage: F64, blend: Blend) -> F64:
+    """One score per passage: BM25 relative to the best passage, blended with the cosine and coverage.
 
-    Dividing by the best BM25 score puts both signals on a 0-1 scale whatever the corpus and
-    question length; the cosine of a unit-length pair is already on it.
+    Dividing by the best BM25 score puts every signal on a 0-1 scale whatever the corpus and
+    question length; the cosine of a unit-length pair and the coverage share are already on it.
+    Coverage rewards the passage that holds all of the question over one that repeats its rarest
+    word, which BM25 alone prefers.
     """
     best = float(bm25_scores.max()) if bm25_scores.size else 0.0
     lexical = bm25_scores / best if best > 0 else np.zeros_like(bm25_scores)
-    fused: F64 = (1.0 - weight) * lexical + weight * cosines.astype(np.float64)
+    rest = 1.0 - blend.meaning - blend.coverage
+    fused: F64 = rest * lexical + blend.meaning * cosines.astype(np.float64) + blend.coverage * coverage
     return fused

@@ -43,6 +43,10 @@ def variants() -> list[tuple[str, EngineConfig]]:
         ("coverage 0.5, no BM25", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, coverage=0.5))),
         ("embedding share 0.4 (BM25 0.35)", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=0.4))),
         ("embedding share 0.6 (BM25 0.15)", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=0.6))),
+        (
+            "passage vectors only (no best sentence)",
+            dataclasses.replace(BASE, semantic=dataclasses.replace(sem, sentences=False)),
+        ),
         ("embeddings alone", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=1.0, coverage=0.0))),
         ("no related words", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=2.0))),
         ("related words at cosine 0.75", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=0.75))),

@@ -417,9 +417,24 @@ def _ranked(query: Query, snapshot: Snapshot, k: int, blend: semantic.Blend) -> 
     lexical = np.zeros(snapshot.size)
     lexical[ids] = scores
     held = coverage_all(snapshot, query.concepts)
-    fused = semantic.fuse(lexical, snapshot.embeddings @ query.vector, held, blend)
+    fused = semantic.fuse(lexical, _meaning(snapshot, snapshot.embeddings, query.vector, blend), held, blend)
     order = np.argsort(-fused, kind="stable")
     return [(int(i), float(fused[i])) for i in order]
+
+
+def _meaning(
+    snapshot: Snapshot, embeddings: npt.NDArray[np.float32], vector: npt.NDArray[np.float32], blend: semantic.Blend
+) -> npt.NDArray[np.float32]:
+    """Each passage's cosine with the question, averaged with its best sentence's.
+
+    A 200-word passage holds many facts and its one vector blurs them; the sentence that states
+    the answer stands out on its own (Wikipedia set recall@1 0.89 -> 0.93, README table).
+    """
+    passages = embeddings @ vector
+    if not blend.sentences or snapshot.sentence_embeddings is None or snapshot.size == 0:
+        return passages
+    best = np.maximum.reduceat(snapshot.sentence_embeddings @ vector, snapshot.columns["p_sent"][:-1])
+    return ((passages + best) / 2).astype(np.float32)
 
 
 def _as_written(snapshot: Snapshot, tokenizer: Tokenizer, term: str, hits: Sequence[Hit]) -> str:

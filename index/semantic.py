@@ -48,6 +48,7 @@ class SemanticConfig:
     max_passages: int = 1000  # a 200-word passage costs ~50-100 ms to embed on 2 cores
     weight: float = 0.5  # share of the embedding cosine in the fused score
     coverage: float = 0.25  # share of the question's weight the passage holds (the rest: BM25 / best BM25)
+    sentences: bool = True  # meaning is the mean of the passage's cosine and its best sentence's
     cache_dir: Path | None = None  # passage vectors by text hash: a rebuild embeds only new text
 
     def to_json(self) -> dict[str, Any]:
@@ -55,7 +56,7 @@ class SemanticConfig:
 
     def blend(self) -> Blend:
         """The score's parts this configuration asks for (none when switched off)."""
-        return Blend(self.weight, self.coverage) if self.enabled else Blend()
+        return Blend(self.weight, self.coverage, self.sentences) if self.enabled else Blend()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class Blend:
 
     meaning: float = 0.0  # cosine between the question's and the passage's embeddings
     coverage: float = 0.0  # share of the question's weight (rare words weigh most) the passage holds
+    sentences: bool = False  # whether the passage's best sentence counts half of its meaning
 
 
 @lru_cache(maxsize=1)

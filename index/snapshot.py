@@ -27,7 +27,7 @@ I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
 # Bump when chunking, tokenizing or role terms change what an index holds: old indexes rebuild.
 TITLE_MAX_WORDS = 12
-PIPELINE_VERSION = 6  # 5: passage embeddings (emb.npy) for small indexes; 6: titles of 12 words at most
+PIPELINE_VERSION = 7  # 5: passage embeddings (emb.npy); 6: titles of 12 words at most; 7: sentence embeddings
 PASSAGE_COLUMNS = ("p_doc", "p_start", "p_end", "p_para", "p_para_end", "p_sent")
 SENTENCE_COLUMNS = ("s_para", "s_num", "s_start", "s_end")
 BM25_ARRAYS = ("doc_len", "idf", "indptr", "doc_ids", "tf", "const", "bound", "scale", "impact")
@@ -76,6 +76,7 @@ class Snapshot:
     params: dict[str, Any]
     embeddings: F32 | None = None  # one unit vector per passage (small indexes with the model only)
     vocab_embeddings: F32 | None = None  # one per index term: its commonest word form in the text
+    sentence_embeddings: F32 | None = None  # one per sentence, in the order of the sentence columns
 
     @property
     def size(self) -> int:
@@ -118,6 +119,8 @@ def build_files(
     if semantic.wanted(params.semantic, len(passages)):
         texts = [p.text for p in passages]
         files["emb.npy"] = encode_array(semantic.embed_passages(texts, params.semantic.cache_dir))
+        sentences = [documents[p.doc].text[s.start : s.end] for p in passages for s in p.sentences]
+        files["sent_emb.npy"] = encode_array(semantic.embed_passages(sentences, params.semantic.cache_dir))
         words = semantic.surface_words(texts, tokenizer.located, index.vocab)
         files["vocab_emb.npy"] = encode_array(semantic.embed_words(words, params.semantic.cache_dir))
     files["vocab.json"] = encode_json(list(index.vocab))
@@ -210,6 +213,9 @@ def _load(generation: Generation) -> Snapshot:
         params=params,
         embeddings=load_array(generation, "emb.npy", _is_embedding) if manifest.get("embeddings") else None,
         vocab_embeddings=load_array(generation, "vocab_emb.npy", _is_embedding) if manifest.get("embeddings") else None,
+        sentence_embeddings=load_array(generation, "sent_emb.npy", _is_embedding)
+        if manifest.get("embeddings")
+        else None,
     )
     _check_shapes(snapshot, len(vocab_list))
     return snapshot
@@ -238,6 +244,7 @@ def _check_shapes(snapshot: Snapshot, vocab_size: int) -> None:
         and (n == 0 or int(c["p_doc"].max()) < len(snapshot.documents))
         and (snapshot.embeddings is None or snapshot.embeddings.shape[0] == n)
         and (snapshot.vocab_embeddings is None or snapshot.vocab_embeddings.shape[0] == vocab_size)
+        and (snapshot.sentence_embeddings is None or snapshot.sentence_embeddings.shape[0] == c["s_start"].shape[0])
     )
     if not ok:
         raise IndexCorruptError(f"{snapshot.generation}: its files disagree about the number of passages or terms.")

@@ -45,7 +45,7 @@ class SemanticConfig:
     """Whether and how embeddings take part in ranking; chosen on the evaluation sets."""
 
     enabled: bool = True
-    max_passages: int = 1000  # a 200-word passage costs ~50-100 ms to embed on 2 cores
+    max_passages: int = 1000  # a passage costs ~0.1 s to embed on 2 cores, with its sentences and words
     weight: float = 0.5  # share of the embedding cosine in the fused score
     coverage: float = 0.25  # share of the question's weight the passage holds (the rest: BM25 / best BM25)
     sentences: bool = True  # meaning is the mean of the passage's cosine and its best sentence's
@@ -118,7 +118,7 @@ def wanted(config: SemanticConfig, passages: int) -> bool:
     return True
 
 
-def embed(texts: Sequence[str], batch: int = 32) -> F32:
+def embed(texts: Sequence[str], batch: int = 32, what: str = "passages") -> F32:
     """Unit-length embeddings, one row per text; batches run on every core, with a progress bar.
 
     numpy runs the model's element-wise steps on one core, so two batches in two threads go
@@ -133,7 +133,7 @@ def embed(texts: Sequence[str], batch: int = 32) -> F32:
         return cast(F32, model.encode(list(texts)))
     batches = [list(texts[start : start + batch]) for start in range(0, len(texts), batch)]
     parts: list[F32] = []
-    with Progress(len(texts), "embedding passages") as bar, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+    with Progress(len(texts), f"embedding {what}") as bar, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         for part in pool.map(model.encode, batches):
             parts.append(part)
             bar.advance(len(part))
@@ -194,7 +194,7 @@ def _batcher() -> Batcher:
     return Batcher()
 
 
-def embed_passages(texts: Sequence[str], cache_dir: Path | None) -> F32:
+def embed_passages(texts: Sequence[str], cache_dir: Path | None, what: str = "passages") -> F32:
     """Embeddings for an index build, reusing those of earlier builds of the same text.
 
     Recent vectors are also kept in memory (a few MB), so rebuilding in the same process, as a
@@ -211,7 +211,7 @@ def embed_passages(texts: Sequence[str], cache_dir: Path | None) -> F32:
             vectors[row] = cached
     if todo:
         log.info("embedding %d of %d texts (%d cached)", len(todo), len(texts), len(texts) - len(todo))
-        vectors[todo] = embed([texts[row] for row in todo])
+        vectors[todo] = embed([texts[row] for row in todo], what=what)
         for row in todo:
             _remember(cache_dir, keys[row], vectors[row])
     return vectors
@@ -266,7 +266,7 @@ def embed_words(words: Sequence[str], cache_dir: Path | None) -> F32:
     vectors = np.zeros((len(words), DIMENSIONS), np.float32)
     rows = [i for i, word in enumerate(words) if word]
     if rows:
-        vectors[rows] = embed_passages([words[i] for i in rows], cache_dir)
+        vectors[rows] = embed_passages([words[i] for i in rows], cache_dir, "words")
     return vectors
 
 

@@ -120,7 +120,7 @@ def build_files(
         texts = [p.text for p in passages]
         files["emb.npy"] = encode_array(semantic.embed_passages(texts, params.semantic.cache_dir))
         sentences = [documents[p.doc].text[s.start : s.end] for p in passages for s in p.sentences]
-        files["sent_emb.npy"] = encode_array(semantic.embed_passages(sentences, params.semantic.cache_dir))
+        files["sent_emb.npy"] = encode_array(semantic.embed_passages(sentences, params.semantic.cache_dir, "sentences"))
         words = semantic.surface_words(texts, tokenizer.located, index.vocab)
         files["vocab_emb.npy"] = encode_array(semantic.embed_words(words, params.semantic.cache_dir))
     files["vocab.json"] = encode_json(list(index.vocab))

@@ -213,12 +213,20 @@ def _load(generation: Generation) -> Snapshot:
         params=params,
         embeddings=load_array(generation, "emb.npy", _is_embedding) if manifest.get("embeddings") else None,
         vocab_embeddings=load_array(generation, "vocab_emb.npy", _is_embedding) if manifest.get("embeddings") else None,
-        sentence_embeddings=load_array(generation, "sent_emb.npy", _is_embedding)
-        if manifest.get("embeddings")
-        else None,
+        sentence_embeddings=_optional_embeddings(generation, "sent_emb.npy"),
     )
     _check_shapes(snapshot, len(vocab_list))
     return snapshot
+
+
+def _optional_embeddings(generation: Generation, name: str) -> F32 | None:
+    """Vectors a newer pipeline added: a generation from before them loads without them.
+
+    It must load, so that the engine sees it is stale and rebuilds it from its own recorded
+    sources; failing here would count it as damaged and rebuild from the default sources instead.
+    """
+    listed = name in generation.manifest.get("files", {})
+    return load_array(generation, name, _is_embedding) if generation.manifest.get("embeddings") and listed else None
 
 
 def _is_int_vector(array: np.ndarray) -> bool:

@@ -10,10 +10,10 @@ import pytest
 
 from index import AnswerConfig, Engine, EngineConfig, IndexCorruptError, SemanticConfig, Tokenizer, semantic
 from index.answer import coverage, coverage_all, parse
-from index.documents import parse_document
+from index.documents import parse_document, read_document
 from index.evaluate import first_rank
 from index.minilm import erf
-from index.snapshot import build_files, load
+from index.snapshot import build_files, document_path, load
 from index.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,6 +156,20 @@ def test_the_sentence_that_answers_lifts_a_long_passage(tmp_path: Path, question
     passage_only = EngineConfig(semantic=SemanticConfig(sentences=False))
     assert first_rank(Engine.open(tmp_path / "a", WIKI, passage_only).ask(question), expected) == 2
     assert first_rank(Engine.open(tmp_path / "b", WIKI).ask(question), expected) == 1
+
+
+def test_an_index_from_before_sentence_vectors_is_rebuilt_from_its_own_sources(tmp_path: Path) -> None:
+    """An upgrade must not count the old index as damaged and replace the corpus with the default one."""
+    sources = WIKI[:2]
+    documents = [read_document(path) for path in sources]
+    files, manifest = build_files(documents, [document_path(p) for p in sources], EngineConfig().index_params)
+    del files["sent_emb.npy"]
+    manifest["params"]["pipeline"] = 6
+    Store(tmp_path / "index").commit(files, manifest)
+    engine = Engine.open(tmp_path / "index", [ARTICLE])  # as the CLI opens it: the default corpus as fallback
+    assert [d.source for d in engine.info().documents] == [p.name for p in sources]
+    assert engine._snapshot.sentence_embeddings is not None
+    assert first_rank(engine.ask("How much does the Big Bertha rock weigh?"), "Big Bertha rock") == 1
 
 
 def test_coverage_of_every_passage_at_once_equals_one_at_a_time(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Measure each chunking / tokenizing / scoring choice on an evaluation set (the README table).
 
 Each row changes one choice from the defaults and reports recall@1, recall@3 and MRR of the
-ranking (before the "not covered" decision), then false declines and decline rates with it.
+ranking (before the "not covered" decision), then false declines, decline rates and how often the
+marked sentence holds the answer with it.
 Both question sets are measured: the article (tests/data/qa.jsonl) and five Wikipedia articles
 indexed together (tests/data/wiki/). Usage: python bench/eval_choices.py [--out FILE]
 """
@@ -98,6 +99,10 @@ def variants() -> list[tuple[str, EngineConfig]]:
         ),
         ("the answer holds every name", dataclasses.replace(BASE, answer=dataclasses.replace(a, min_name_share=1.0))),
         ("no acronyms spelled out", dataclasses.replace(BASE, answer=dataclasses.replace(a, acronyms=False))),
+        (
+            "marked sentence by its words only",
+            dataclasses.replace(BASE, answer=dataclasses.replace(a, sentence_meaning=0.0)),
+        ),
         ("no expected-answer types", dataclasses.replace(BASE, answer=dataclasses.replace(a, answer_types=False))),
         ("BM25Okapi k1=1.5 b=0.75", dataclasses.replace(BASE, bm25=Bm25Params("okapi", 1.5, 0.75))),
         ("BM25L k1=1.5 b=0.75 delta=0.5", dataclasses.replace(BASE, bm25=Bm25Params("l", 1.5, 0.75, delta=0.5))),
@@ -136,6 +141,7 @@ def measure(config: EngineConfig, qa: Path, sources: list[Path]) -> dict[str, fl
         "false_declines": full["false_declines"],
         "declined_unrelated": full["decline_by_kind"].get("unrelated", 0.0),
         "declined_near_miss": full["decline_by_kind"].get("near_miss", 0.0),
+        "sentence_accuracy": full["sentence_accuracy"],
         "final_recall@1": full["recall@1"],
         "final_recall@3": full["recall@3"],
     }
@@ -145,7 +151,15 @@ SETS = {
     "article": (ROOT / "tests" / "data" / "qa.jsonl", [ROOT / "article.txt"]),
     "wiki": (ROOT / "tests" / "data" / "wiki" / "qa.jsonl", sorted((ROOT / "tests" / "data" / "wiki").glob("*.txt"))),
 }
-COLUMNS = ("recall@1", "recall@3", "mrr", "false_declines", "declined_unrelated", "declined_near_miss")
+COLUMNS = (
+    "recall@1",
+    "recall@3",
+    "mrr",
+    "false_declines",
+    "declined_unrelated",
+    "declined_near_miss",
+    "sentence_accuracy",
+)
 
 
 def main() -> int:
@@ -153,7 +167,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "eval_choices.json")
     args = parser.parse_args()
     rows = []
-    print(f"{'choice':45} " + "  ".join(f"{name}: r@1   r@3   MRR  f-dec unrel near" for name in SETS))
+    print(f"{'choice':45} " + "  ".join(f"{name}: r@1   r@3   MRR  f-dec unrel near  sent" for name in SETS))
     for name, config in variants():
         row: dict[str, object] = {"choice": name}
         cells = []

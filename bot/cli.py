@@ -302,7 +302,7 @@ def reindex(settings: Settings, files: tuple[Path, ...], index_dir: Path | None,
 @click.pass_obj
 @friendly
 def eval_command(settings: Settings, qa_file: Path, index_dir: Path | None, as_json: bool, misses: bool) -> None:
-    """Measure recall@1, recall@3, MRR and decline rates on a JSONL question set.
+    """Measure recall@1, recall@3, MRR, decline rates and marked-sentence accuracy on a JSONL question set.
 
     \b
     Each line: {"question": "...", "answer": "text the right passage contains" or null, "kind": "..."}.

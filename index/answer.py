@@ -47,6 +47,7 @@ class AnswerConfig:
     related_min: float = 0.7  # a missing word matches the text's words this similar (cosine); > 1: off
     min_name_share: float = 0.6  # the answering passage (or its title) holds this share of the names' weight
     acronyms: bool = True  # "WWII" finds "World War II" when the text never writes "WWII"
+    sentence_meaning: float = 0.7  # share of the cosine in choosing the marked sentence (the rest: its terms)
     related_name_min: float = 0.7  # the same for a name, whose matches must also start like it ("Turkish")
 
 
@@ -418,7 +419,10 @@ def answer(
     )
     if not answered:
         matched = matched[:1]
-    hits = tuple(_hit(snapshot, tokenizer, query, rank, pid, score) for rank, (pid, score) in enumerate(matched, 1))
+    hits = tuple(
+        _hit(snapshot, tokenizer, query, rank, pid, score, config.sentence_meaning)
+        for rank, (pid, score) in enumerate(matched, 1)
+    )
     missing = tuple(c.word for c in unknown)
     reason = None if answered else _reason(snapshot, query, names_missing or unknown, bool(matched))
     fixes = tuple((typed, _as_written(snapshot, tokenizer, term, hits)) for typed, term in query.corrections)
@@ -481,13 +485,15 @@ def _join(words: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
-def _hit(snapshot: Snapshot, tokenizer: Tokenizer, query: Query, rank: int, pid: int, score: float) -> Hit:
+def _hit(
+    snapshot: Snapshot, tokenizer: Tokenizer, query: Query, rank: int, pid: int, score: float, sentence_meaning: float
+) -> Hit:
     """A ranked passage with its best sentence and highlights, from one tokenizing pass over it."""
     passage = snapshot.passage(pid)
     text = snapshot.documents[passage.doc].text
     terms = frozenset(query.terms)
     words = [(passage.start + s, passage.start + e, t) for s, e, t in tokenizer.located(passage.text) if t in terms]
-    sentence = max(passage.sentences, key=lambda s: (_sentence_weight(snapshot, text, s, words, terms), -s.start))
+    sentence = _best_sentence(snapshot, text, passage, query, words, terms, sentence_meaning)
     return Hit(
         rank=rank,
         score=score,
@@ -502,6 +508,31 @@ def _hit(snapshot: Snapshot, tokenizer: Tokenizer, query: Query, rank: int, pid:
         ),
         passage_highlights=tuple(Span(s - passage.start, e - passage.start) for s, e, _ in words),
     )
+
+
+def _best_sentence(
+    snapshot: Snapshot,
+    text: str,
+    passage: Passage,
+    query: Query,
+    words: Sequence[tuple[int, int, str]],
+    terms: frozenset[str],
+    share: float,
+) -> Sentence:
+    """The sentence to mark: the one holding the most (rarest) question terms, blended with meaning.
+
+    Where sentences have vectors, the cosine with the question takes ``share`` of the choice: the
+    sentence that answers in other words ("974 of its military personnel" for "soldiers") wins
+    over one that repeats the question's names. The first sentence wins ties.
+    """
+    weights = np.array([_sentence_weight(snapshot, text, s, words, terms) for s in passage.sentences])
+    vectors = snapshot.sentence_embeddings
+    if vectors is not None and query.vector is not None and share > 0:
+        first = int(snapshot.columns["p_sent"][passage.id])
+        cosines = vectors[first : first + len(passage.sentences)] @ query.vector
+        top = weights.max()
+        weights = (1 - share) * (weights / top if top > 0 else weights) + share * cosines
+    return passage.sentences[int(np.argmax(weights))]
 
 
 def _sentence_weight(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DocumentError, EngineError
-from .types import Answer
+from .types import Answer, Hit
 
 _SPACES = re.compile(r"\s+")
 
@@ -32,6 +32,7 @@ class ItemResult:
     item: QaItem
     rank: int | None  # 1-based rank of the first passage holding the answer, among those shown
     answered: bool
+    sentence: bool | None = None  # whether that passage's marked sentence holds (part of) the answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class EvalReport:
     recall_at_3: float
     mrr: float
     false_declines: int  # answerable questions the engine declined
+    sentence_accuracy: float  # of the answers found in the top k, the share whose marked sentence holds them
     decline_rate: float  # share of unanswerable questions declined
     decline_by_kind: dict[str, float]
     results: tuple[ItemResult, ...] = field(repr=False)
@@ -56,6 +58,7 @@ class EvalReport:
             "recall@3": round(self.recall_at_3, 4),
             "mrr": round(self.mrr, 4),
             "false_declines": self.false_declines,
+            "sentence_accuracy": round(self.sentence_accuracy, 4),
             "decline_rate": round(self.decline_rate, 4),
             "decline_by_kind": {k: round(v, 4) for k, v in self.decline_by_kind.items()},
         }
@@ -87,11 +90,24 @@ def _norm(text: str) -> str:
 
 def first_rank(answer: Answer, expected: str) -> int | None:
     """Rank of the first shown passage that contains the expected text (white space folded)."""
+    hit = _first_hit(answer, expected)
+    return hit.rank if hit else None
+
+
+def _first_hit(answer: Answer, expected: str) -> Hit | None:
     needle = _norm(expected)
-    for hit in answer.hits:
-        if needle in _norm(hit.passage.text):
-            return hit.rank
-    return None
+    return next((hit for hit in answer.hits if needle in _norm(hit.passage.text)), None)
+
+
+def marks_answer(hit: Hit, expected: str) -> bool:
+    """Whether the hit's marked sentence overlaps the expected text inside its passage."""
+    pattern = r"\s+".join(re.escape(word) for word in expected.split())
+    found = re.search(pattern, hit.passage.text, re.IGNORECASE)
+    if not found:
+        return False
+    start = hit.sentence_citation.start - hit.passage.start
+    end = hit.sentence_citation.end - hit.passage.start
+    return found.start() < end and start < found.end()
 
 
 def evaluate(ask: Callable[[str, int], Answer], items: Sequence[QaItem], k: int = 3) -> EvalReport:
@@ -100,6 +116,7 @@ def evaluate(ask: Callable[[str, int], Answer], items: Sequence[QaItem], k: int 
     good = [r for r in results if r.item.answer is not None]
     bad = [r for r in results if r.item.answer is None]
     ranks = [r.rank if r.answered else None for r in good]
+    marked = [r.sentence for r in good if r.answered and r.sentence is not None]
     return EvalReport(
         answerable=len(good),
         unanswerable=len(bad),
@@ -107,6 +124,7 @@ def evaluate(ask: Callable[[str, int], Answer], items: Sequence[QaItem], k: int 
         recall_at_3=_share(r is not None and r <= 3 for r in ranks),
         mrr=sum(1 / r for r in ranks if r) / len(good) if good else 0.0,
         false_declines=sum(1 for r in good if not r.answered),
+        sentence_accuracy=_share(marked),
         decline_rate=_share(not r.answered for r in bad),
         decline_by_kind=_by_kind(bad),
         results=tuple(results),
@@ -118,8 +136,12 @@ def _judge(ask: Callable[[str, int], Answer], item: QaItem, k: int) -> ItemResul
         answer = ask(item.question, k)
     except EngineError:
         return ItemResult(item, None, False)
-    rank = first_rank(answer, item.answer) if item.answer is not None else None
-    return ItemResult(item, rank, answer.answered)
+    if item.answer is None:
+        return ItemResult(item, None, answer.answered)
+    hit = _first_hit(answer, item.answer)
+    if hit is None:
+        return ItemResult(item, None, answer.answered)
+    return ItemResult(item, hit.rank, answer.answered, marks_answer(hit, item.answer))
 
 
 def _share(flags: Iterable[bool]) -> float:

@@ -133,6 +133,7 @@ def test_eval_reports_recall_mrr_and_declines(cli_index: Path) -> None:
     assert report["decline_by_kind"]["unrelated"] == 1.0
     assert report["recall@3"] >= 0.85 and report["recall@1"] >= 0.75
     assert report["false_declines"] <= 5
+    assert report["sentence_accuracy"] >= 0.85  # the marked sentence holds the answer
 
 
 @pytest.mark.parametrize("command", ["ask", "chat", "reindex", "eval", "about"])

@@ -158,6 +158,23 @@ def test_the_sentence_that_answers_lifts_a_long_passage(tmp_path: Path, question
     assert first_rank(Engine.open(tmp_path / "b", WIKI).ask(question), expected) == 1
 
 
+@pytest.mark.parametrize(
+    ("sources", "question", "expected"),
+    [
+        ([ARTICLE], "how many ordinary people died on the azerbaijan side", "65 Azeri civilians"),
+        (WIKI, "Did the famous pilot ever get a university education?", "never attended college"),
+    ],
+)
+def test_the_marked_sentence_is_the_one_that_answers_in_other_words(
+    tmp_path: Path, sources: list[Path], question: str, expected: str
+) -> None:
+    words_only = EngineConfig(answer=AnswerConfig(sentence_meaning=0.0))
+    for config, marked in ((words_only, False), (EngineConfig(), True)):
+        answer = Engine.open(tmp_path / str(marked), sources, config).ask(question)
+        hit = next(h for h in answer.hits if expected in h.passage.text)
+        assert (expected in hit.sentence) is marked, hit.sentence
+
+
 def test_an_index_from_before_sentence_vectors_is_rebuilt_from_its_own_sources(tmp_path: Path) -> None:
     """An upgrade must not count the old index as damaged and replace the corpus with the default one."""
     sources = WIKI[:2]

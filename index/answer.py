@@ -113,11 +113,7 @@ def background() -> Background:
 def parse(
     question: str, snapshot: Snapshot, tokenizer: Tokenizer, config: AnswerConfig, blend: semantic.Blend = NO_BLEND
 ) -> Query:
-    """Concepts of the question: stems, typo fixes, role terms, related words; capped; its embedding.
-
-    The question and its words the text lacks are embedded in one call: the model's fixed cost per
-    call, not the few tokens, is what a question pays.
-    """
+    """Concepts of the question: stems, typo fixes, acronyms, role terms, related words; capped; its embedding."""
     bg = background()
     words = list(tokenizer.words_with_position(question))
     caps_informative = tokenizer.capitalised_share(question) <= 0.6  # Title Case Says Nothing
@@ -141,20 +137,32 @@ def parse(
         name = caps_informative and _looks_like_name(word, first)
         concepts[term] = Concept(word, tuple(alternatives), _weight(term, snapshot, bg), name)
     meaning = snapshot.embeddings is not None and semantic.available()
-    lonely = _to_relate(concepts, snapshot) if meaning and config.related_min <= 1 else []
-    wants_vector = meaning and blend.meaning > 0
-    known = _indexed_vectors(concepts, lonely, snapshot)
-    asked = [concepts[k].word.casefold() for k in lonely if k not in known]
-    vectors = semantic.embed_question([question] * wants_vector + asked)
-    if lonely:
-        fresh = iter(vectors[int(wants_vector) :])
-        table = np.stack([known[k] if k in known else next(fresh) for k in lonely])
-        _add_related(concepts, lonely, table, snapshot, config)
+    keys = _to_relate(concepts, snapshot) if meaning and config.related_min <= 1 else []
+    embedded = question if meaning and blend.meaning > 0 else None
+    vector = _embed_and_relate(embedded, concepts, keys, snapshot, config)
     ordered = _cap(list(concepts.values()), config.max_terms)
     wanted = roles.question_types(question) if config.answer_types else []
     terms = tuple(dict.fromkeys([t for c in ordered for t in c.terms + c.related] + wanted))
     focus = _focus(question, tokenizer, concepts)
-    return Query(tuple(ordered), focus, terms, tuple(corrections), vectors[0] if wants_vector else None)
+    return Query(tuple(ordered), focus, terms, tuple(corrections), vector)
+
+
+def _embed_and_relate(
+    question: str | None, concepts: dict[str, Concept], keys: list[str], snapshot: Snapshot, config: AnswerConfig
+) -> npt.NDArray[np.float32] | None:
+    """Embed the question and the words to relate in one model call, relate the words, return its vector.
+
+    One call, because the model's fixed cost per call, not the few tokens, is what a question pays;
+    words the index has take their stored vectors and cost nothing.
+    """
+    known = _indexed_vectors(concepts, keys, snapshot)
+    asked = [concepts[k].word.casefold() for k in keys if k not in known]
+    vectors = semantic.embed_question([question, *asked] if question is not None else asked)
+    if keys:
+        fresh = iter(vectors[int(question is not None) :])
+        table = np.stack([known[k] if k in known else next(fresh) for k in keys])
+        _add_related(concepts, keys, table, snapshot, config)
+    return vectors[0] if question is not None else None
 
 
 def _to_relate(concepts: dict[str, Concept], snapshot: Snapshot) -> list[str]:
@@ -180,7 +188,7 @@ def _indexed_vectors(
 
 def _add_related(
     concepts: dict[str, Concept],
-    lonely: list[str],
+    keys: list[str],
     vectors: npt.NDArray[np.float32],
     snapshot: Snapshot,
     config: AnswerConfig,
@@ -195,9 +203,9 @@ def _add_related(
     if snapshot.vocab_embeddings is None:
         return
     terms = lexicon(snapshot).terms
-    minimums = [config.related_name_min if concepts[key].name else config.related_min for key in lonely]
+    minimums = [config.related_name_min if concepts[key].name else config.related_min for key in keys]
     candidates = semantic.related_terms(vectors, snapshot.vocab_embeddings, minimums, limit=8)
-    for key, ids in zip(lonely, candidates, strict=True):
+    for key, ids in zip(keys, candidates, strict=True):
         concept = concepts[key]
         found = [terms[i] for i in ids if terms[i] not in concept.terms]
         if concept.name:

@@ -115,7 +115,8 @@ def parse(
 ) -> Query:
     """Concepts of the question: stems, typo fixes, acronyms, role terms, related words; capped; its embedding."""
     bg = background()
-    words = list(tokenizer.words_with_position(question))
+    ordinals = roles.photo_ordinals(question)  # "second" in "the second photo" is a place, not a subject
+    words = [w for w in tokenizer.words_with_position(question) if w[0].casefold() not in ordinals]
     caps_informative = tokenizer.capitalised_share(question) <= 0.6  # Title Case Says Nothing
     concepts: dict[str, Concept] = {}
     corrections: list[tuple[str, str]] = []
@@ -362,17 +363,22 @@ def coverage(snapshot: Snapshot, concepts: Sequence[Concept], pid: int) -> float
 
 def coverage_all(snapshot: Snapshot, concepts: Sequence[Concept]) -> npt.NDArray[np.float64]:
     """``coverage`` of every passage at once, from the concepts' posting lists."""
-    index = snapshot.index
     held = np.zeros(snapshot.size)
     for concept in concepts:
-        has = np.zeros(snapshot.size, dtype=bool)
-        for term in concept.terms + concept.related:
-            tid = index.vocab.get(term)
-            if tid is not None:
-                has[index.doc_ids[index.indptr[tid] : index.indptr[tid + 1]]] = True
-        held += concept.weight * has
+        held += concept.weight * holding(snapshot, concept.terms + concept.related)
     total = sum(c.weight for c in concepts)
     return held / total if total else held
+
+
+def holding(snapshot: Snapshot, terms: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """Which passages hold any of ``terms``, from their posting lists."""
+    index = snapshot.index
+    has = np.zeros(snapshot.size, dtype=bool)
+    for term in terms:
+        tid = index.vocab.get(term)
+        if tid is not None:
+            has[index.doc_ids[index.indptr[tid] : index.indptr[tid + 1]]] = True
+    return has
 
 
 def covered(snapshot: Snapshot, tokenizer: Tokenizer, query: Query, pids: Sequence[int], config: AnswerConfig) -> bool:
@@ -449,7 +455,8 @@ def _ranked(query: Query, snapshot: Snapshot, k: int, blend: semantic.Blend) -> 
     lexical[ids] = scores
     held = coverage_all(snapshot, query.concepts)
     fused = semantic.fuse(lexical, _meaning(snapshot, snapshot.embeddings, query.vector, blend), held, blend)
-    order = np.argsort(-fused, kind="stable")
+    named = holding(snapshot, [t for t in query.terms if roles.is_nth_caption(t)])  # "the second photo": that one
+    order = np.lexsort((-fused, ~named))
     return [(int(i), float(fused[i])) for i in order]
 
 

@@ -1,13 +1,16 @@
 """Passage roles: the title, the metadata lines and photo captions, findable by what they are.
 
 Readers ask about the document itself ("What's the headline?", "When was it published?",
-"What does the photo show?") with words the text does not contain. Each such passage gets a
-role term at indexing time, and the question words that ask for it map to the same term.
+"What does the photo show?", "What does the second photo show?") with words the text does not
+contain. Each such passage gets a role term at indexing time, and the question words that ask for
+it map to the same term.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Sequence
 
 from .types import Passage, Sentence
 
@@ -42,6 +45,11 @@ TRIGGERS: dict[str, str] = {
 DOCUMENT_WORDS = frozenset(("articl", "stori", "text", "document", "piec", "page"))
 _META_LINE = re.compile(r"^\s*(Posted|Published|Last Updated|Updated|Date|By|Author|Source|URL)\s*:", re.I)
 _CREDIT = re.compile(r"\(([^()\n]{2,80})\)")
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
+_ORDINALS |= {"fifth": 5, "5th": 5, "last": 0, "final": 0}
+_ASKS_NTH_PHOTO = re.compile(
+    rf"\b({'|'.join(_ORDINALS)})\s+(?:photo|photograph|picture|image|caption|pic)s?\b", re.IGNORECASE
+)
 
 
 def roles(passage: Passage, document_text: str) -> list[str]:
@@ -55,6 +63,33 @@ def roles(passage: Passage, document_text: str) -> list[str]:
     if any(_is_credit(s) for s in sentences):
         found.append(CAPTION)
     return found
+
+
+def caption_ordinals(passages: Sequence[Passage], texts: Sequence[str]) -> list[list[str]]:
+    """For each passage, the terms of its captions' places among its document's: first, second, last."""
+    counts = [sum(_is_credit(texts[p.doc][s.start : s.end]) for s in p.sentences) for p in passages]
+    totals: Counter[int] = Counter()
+    for passage, count in zip(passages, counts, strict=True):
+        totals[passage.doc] += count
+    seen: Counter[int] = Counter()
+    places: list[list[str]] = []
+    for passage, count in zip(passages, counts, strict=True):
+        first = seen[passage.doc] + 1
+        seen[passage.doc] += count
+        terms = [nth_caption(n) for n in range(first, seen[passage.doc] + 1)]
+        last = count and seen[passage.doc] == totals[passage.doc]
+        places.append([*terms, nth_caption(0)] if last else terms)
+    return places
+
+
+def is_nth_caption(term: str) -> bool:
+    """Whether ``term`` names one caption by its place ("the second photo"), not captions in general."""
+    return term.startswith("\u27e8caption") and term != CAPTION
+
+
+def nth_caption(n: int) -> str:
+    """The role term of the n-th caption of a document (0: the last one)."""
+    return f"\u27e8caption{n or 'last'}\u27e9"
 
 
 def _is_credit(sentence: str) -> bool:
@@ -90,6 +125,12 @@ def answer_types(text: str) -> list[str]:
     return found
 
 
+def photo_ordinals(question: str) -> set[str]:
+    """The ordinal words of "the second photo", "the last picture" in a question (case folded)."""
+    return {m.group(1).casefold() for m in _ASKS_NTH_PHOTO.finditer(question)}
+
+
 def question_types(question: str) -> list[str]:
-    """What kind of answer the question expects: "how many" wants a number, "when" a date or time."""
-    return [term for term, pattern in ((NUMBER, _ASKS_NUMBER), (TIME, _ASKS_TIME)) if pattern.search(question)]
+    """What the question expects: "how many" a number, "when" a date or time, "the second photo" one caption."""
+    found = [term for term, pattern in ((NUMBER, _ASKS_NUMBER), (TIME, _ASKS_TIME)) if pattern.search(question)]
+    return found + [nth_caption(_ORDINALS[m.group(1).lower()]) for m in _ASKS_NTH_PHOTO.finditer(question)]

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from . import bm25, bulk, semantic
 from .chunking import ChunkConfig, chunk
 from .errors import DocumentError, IndexCorruptError
-from .roles import roles
+from .roles import caption_ordinals, roles
 from .store import Generation, encode_array, encode_json, load_array
 from .tokenize import Tokenizer, TokenizerConfig
 from .types import Document, Passage, Sentence
@@ -27,7 +27,7 @@ I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
 # Bump when chunking, tokenizing or role terms change what an index holds: old indexes rebuild.
 TITLE_MAX_WORDS = 12
-PIPELINE_VERSION = 7  # 5: passage embeddings (emb.npy); 6: titles of 12 words at most; 7: sentence embeddings
+PIPELINE_VERSION = 8  # 5: emb.npy; 6: titles of 12 words at most; 7: sentence embeddings; 8: nth caption
 PASSAGE_COLUMNS = ("p_doc", "p_start", "p_end", "p_para", "p_para_end", "p_sent")
 SENTENCE_COLUMNS = ("s_para", "s_num", "s_start", "s_end")
 BM25_ARRAYS = ("doc_len", "idf", "indptr", "doc_ids", "tf", "const", "bound", "scale", "impact")
@@ -107,7 +107,11 @@ def build_files(
     # index it is on every passage and says nothing, and a long first line is a paragraph, not a title.
     with_titles = params.chunk.title_terms and len(documents) > 1
     titles = [tokenizer(d.title or "") if with_titles and _is_title(d.title) else [] for d in documents]
-    extra = [roles(p, documents[p.doc].text) + (titles[p.doc] if p.paragraph > 1 else []) for p in passages]
+    places = caption_ordinals(passages, [d.text for d in documents])
+    extra = [
+        roles(p, documents[p.doc].text) + place + (titles[p.doc] if p.paragraph > 1 else [])
+        for p, place in zip(passages, places, strict=True)
+    ]
     try:  # the same terms as tokenizer(p.text) + extra, tokenized in bulk (both cores for big inputs)
         index = bulk.build([p.text for p in passages], params.bm25, params.tokenizer, extra=extra, total=len(extra))
     except bm25.NoTermsError:

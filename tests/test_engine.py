@@ -53,6 +53,39 @@ def test_answerable_questions_are_answered_from_the_right_passage(
 
 
 @pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What does the first photo show?", "People try to remove car tires"),
+        ("What does the second photo show?", "Jeyhun Bayramov meets with U.S. Secretary of State"),
+        ("what's in the last picture", "Jeyhun Bayramov meets with U.S. Secretary of State"),
+    ],
+)
+def test_the_nth_photo_is_the_nth_caption(article_engine: Engine, question: str, expected: str) -> None:
+    answer = article_engine.ask(question)
+    assert answer.answered and expected in answer.hits[0].passage.text, answer.hits[0].passage.text
+
+
+def test_captions_are_counted_in_document_order_even_two_in_one_passage(tmp_path: Path) -> None:
+    text = (
+        "Storm damage\n\n"
+        "A tree fell on a red car near the river bridge.\n(Jane Doe/Reuters)\n\n"
+        "Rain flooded the market square for a whole day, the stalls closed early and traders carried "
+        "their goods to higher ground while the water kept rising across the old town centre.\n\n"
+        "Firefighters pumped water out of a school basement.\n(The Associated Press)\n\n"
+        "A dog waited on a roof for rescue.\n(John Roe/CBC)\n"
+    )
+    (tmp_path / "storm.txt").write_text(text, encoding="utf-8")
+    engine = Engine.open(tmp_path / "index", [tmp_path / "storm.txt"])
+    for question, expected in (
+        ("What does the first photo show?", "red car"),
+        ("What does the second photo show?", "school basement"),
+        ("What does the third photo show?", "dog waited"),
+        ("What is in the last picture?", "dog waited"),
+    ):
+        assert expected in engine.ask(question).hits[0].passage.text, question
+
+
+@pytest.mark.parametrize(
     ("question", "missing"),
     [
         ("How do I bake bread?", "bake"),

@@ -22,7 +22,7 @@ from index import EngineConfig, bm25, bulk
 from index.bm25 import Bm25Index, Bm25Params
 from index.chunking import chunk
 from index.documents import read_document
-from index.roles import roles
+from index.roles import caption_ordinals, roles
 from index.snapshot import build_files, load
 from index.store import Store
 from index.tokenize import Tokenizer, TokenizerConfig
@@ -105,7 +105,9 @@ def _article_index(params: Bm25Params, tmp: Path) -> tuple[Bm25Index, list[list[
     snapshot = load(Store(tmp).commit(files, manifest))
     tokenizer = Tokenizer(index_params.tokenizer)
     passages = chunk(document.text, 0, index_params.chunk)
-    tokens = [tokenizer(p.text) + roles(p, document.text) for p in passages]  # what build_files indexes
+    places = caption_ordinals(passages, [document.text])
+    # what build_files indexes: the words, the role terms and the captions' places
+    tokens = [tokenizer(p.text) + roles(p, document.text) + place for p, place in zip(passages, places, strict=True)]
     return snapshot.index, tokens
 
 

@@ -125,12 +125,12 @@ def answer_types(text: str) -> list[str]:
     return found
 
 
-def photo_ordinals(question: str) -> set[str]:
-    """The ordinal words of "the second photo", "the last picture" in a question (case folded)."""
-    return {m.group(1).casefold() for m in _ASKS_NTH_PHOTO.finditer(question)}
+def photo_ordinals(question: str) -> list[str]:
+    """The ordinal words of "the second photo", "the last picture" in a question (case folded, in order)."""
+    return [m.group(1).casefold() for m in _ASKS_NTH_PHOTO.finditer(question)]
 
 
 def question_types(question: str) -> list[str]:
     """What the question expects: "how many" a number, "when" a date or time, "the second photo" one caption."""
     found = [term for term, pattern in ((NUMBER, _ASKS_NUMBER), (TIME, _ASKS_TIME)) if pattern.search(question)]
-    return found + [nth_caption(_ORDINALS[m.group(1).lower()]) for m in _ASKS_NTH_PHOTO.finditer(question)]
+    return found + [nth_caption(_ORDINALS[word]) for word in photo_ordinals(question)]

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
-from index import Engine
+from index import Document, Engine, EngineConfig
+from index.snapshot import IndexParams, Snapshot, build_files, load
+from index.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "article.txt"
@@ -27,6 +29,14 @@ About 120 keepers took part.
 
 The strike will begin on April 1 unless the ministry of transport makes a new offer.
 """
+
+
+def stored_snapshot(
+    documents: list[Document], folder: Path, params: IndexParams | None = None, paths: list[str | None] | None = None
+) -> Snapshot:
+    """Documents indexed, committed and loaded as the engine does it, for tests that need a ``Snapshot``."""
+    files, manifest = build_files(documents, paths or [None] * len(documents), params or EngineConfig().index_params)
+    return load(Store(folder).commit(files, manifest))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -23,11 +23,9 @@ from index.bm25 import Bm25Index, Bm25Params
 from index.chunking import chunk
 from index.documents import read_document
 from index.roles import caption_ordinals, roles
-from index.snapshot import build_files, load
-from index.store import Store
 from index.tokenize import Tokenizer, TokenizerConfig
 from tests.bm25_reference import VARIANTS, corpus_texts, questions, reference
-from tests.conftest import ARTICLE
+from tests.conftest import ARTICLE, stored_snapshot
 
 WORDS = ["ab", "cd", "ef", "gh", "ij", "kl", "mn", "op"]
 
@@ -101,8 +99,7 @@ def _article_index(params: Bm25Params, tmp: Path) -> tuple[Bm25Index, list[list[
     """The article indexed as the engine does (chunks, tokens, role terms), stored and memory-mapped."""
     document = read_document(ARTICLE)
     index_params = EngineConfig(bm25=params).index_params
-    files, manifest = build_files([document], [str(ARTICLE)], index_params)
-    snapshot = load(Store(tmp).commit(files, manifest))
+    snapshot = stored_snapshot([document], tmp, index_params, [str(ARTICLE)])
     tokenizer = Tokenizer(index_params.tokenizer)
     passages = chunk(document.text, 0, index_params.chunk)
     places = caption_ordinals(passages, [document.text])

@@ -17,14 +17,14 @@ import rank_bm25
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index import EngineConfig, Tokenizer, bm25, bulk
+from index import Tokenizer, bm25, bulk
 from index.answer import AnswerConfig, parse
 from index.bm25 import Bm25Index, Bm25Params
 from index.documents import parse_document
-from index.snapshot import Snapshot, build_files, load
-from index.store import Store
+from index.snapshot import Snapshot
 from index.tokenize import TokenizerConfig
 from tests.bm25_reference import VARIANTS, corpus_texts, questions, reference, reference_top_k
+from tests.conftest import stored_snapshot
 
 WORDS = ["ab", "cd", "ef", "gh", "ij", "kl"]
 
@@ -170,8 +170,7 @@ def corpus_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
     """The benchmark passages as one stored document, loaded like the engine loads it."""
     text = "Benchmark passages\n\n" + "\n\n".join(corpus_texts(2000))
     document = parse_document(text.encode("utf-8"), "passages.txt")
-    files, manifest = build_files([document], [None], EngineConfig().index_params)
-    return load(Store(Path(tmp_path_factory.mktemp("corpus-index"))).commit(files, manifest))
+    return stored_snapshot([document], Path(tmp_path_factory.mktemp("corpus-index")))
 
 
 def test_a_long_question_is_deduplicated_and_capped(corpus_snapshot: Snapshot) -> None:

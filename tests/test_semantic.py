@@ -13,11 +13,10 @@ from index.answer import coverage, coverage_all, parse
 from index.documents import parse_document, read_document
 from index.evaluate import first_rank
 from index.minilm import erf
-from index.snapshot import build_files, document_path, load
+from index.snapshot import build_files, document_path
 from index.store import Store
+from tests.conftest import ARTICLE, ROOT, stored_snapshot
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTICLE = ROOT / "article.txt"
 REFERENCE = ROOT / "tests" / "data" / "minilm_reference.json"
 BM25_ONLY = EngineConfig(semantic=SemanticConfig(enabled=False))
 
@@ -190,9 +189,7 @@ def test_an_index_from_before_sentence_vectors_is_rebuilt_from_its_own_sources(t
 
 
 def test_coverage_of_every_passage_at_once_equals_one_at_a_time(tmp_path: Path) -> None:
-    document = parse_document(ARTICLE.read_bytes(), "article.txt")
-    files, manifest = build_files([document], [None], EngineConfig().index_params)
-    snapshot = load(Store(tmp_path).commit(files, manifest))
+    snapshot = stored_snapshot([parse_document(ARTICLE.read_bytes(), "article.txt")], tmp_path)
     for question in ("How many soldiers did Karabakh lose?", "Who is Armenia's prime minister?", "Trump tweet"):
         query = parse(question, snapshot, Tokenizer(), AnswerConfig())
         every = coverage_all(snapshot, query.concepts)

@@ -48,7 +48,7 @@ class AnswerConfig:
     min_name_share: float = 0.6  # the answering passage (or its title) holds this share of the names' weight
     acronyms: bool = True  # "WWII" finds "World War II" when the text never writes "WWII"
     sentence_meaning: float = 0.7  # share of the cosine in choosing the marked sentence (the rest: its terms)
-    related_name_min: float = 0.7  # the same for a name, whose matches must also start like it ("Turkish")
+    related_name_min: float = 0.7  # the same for a name or a word the text has; matches must start like it
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +167,18 @@ def _embed_and_relate(
 
 
 def _to_relate(concepts: dict[str, Concept], snapshot: Snapshot) -> list[str]:
-    """The question's names, and its other words the text never uses."""
-    vocab = snapshot.index.vocab
-    return [key for key, c in concepts.items() if c.name or not any(t in vocab for t in c.terms)]
+    """Names, words the text never uses (for its synonyms), and words it uses that have a stored vector.
+
+    A word the text uses is related only for other forms of it, and one without a stored vector
+    (a number) has none: embedding it would only lengthen the question's model call.
+    """
+    vocab, table = snapshot.index.vocab, snapshot.vocab_embeddings
+
+    def stored(term: str) -> bool:
+        row = vocab.get(term)
+        return table is not None and row is not None and bool(table[row].any())
+
+    return [key for key, c in concepts.items() if c.name or not any(t in vocab for t in c.terms) or stored(c.terms[0])]
 
 
 def _indexed_vectors(
@@ -199,17 +208,20 @@ def _add_related(
     A name stands only for other forms of itself ("Turkey": "Turkish", "Indy": "Indianapolis"):
     the model also puts different names close ("ukraine"/"russia" 0.75, "sydney"/"melbourne"
     0.85), and a missing name must decline ("What did Putin say about Ukraine?"). So its matches
-    must also begin with the same three letters.
+    must also begin with the same three letters. So must those of a word the text already uses:
+    it only gains the forms the stemmer does not join ("turkey" typed in lower case: "Turkish").
     """
     if snapshot.vocab_embeddings is None:
         return
     terms = lexicon(snapshot).terms
-    minimums = [config.related_name_min if concepts[key].name else config.related_min for key in keys]
+    vocab = snapshot.index.vocab
+    by_form = {key: concepts[key].name or any(t in vocab for t in concepts[key].terms) for key in keys}
+    minimums = [config.related_name_min if by_form[key] else config.related_min for key in keys]
     candidates = semantic.related_terms(vectors, snapshot.vocab_embeddings, minimums, limit=8)
     for key, ids in zip(keys, candidates, strict=True):
         concept = concepts[key]
         found = [terms[i] for i in ids if terms[i] not in concept.terms]
-        if concept.name:
+        if by_form[key]:
             found = [t for t in found if t[:3] == concept.word.casefold()[:3]]
         concepts[key] = dataclasses.replace(concept, related=tuple(found[:RELATED_LIMIT]))
 

@@ -79,6 +79,13 @@ def test_a_name_finds_another_form_of_itself(tmp_path: Path) -> None:
     assert first_rank(with_meaning, "Turkish Foreign Ministry") == 1
 
 
+def test_a_word_the_text_has_also_finds_its_other_forms(article_engine: Engine) -> None:
+    """ "turkey" typed in lower case is no name and the article has it; the answer says "Turkish"."""
+    answer = article_engine.ask("will the ceasefires hold in turkey's view")
+    assert answer.answered, answer.reason
+    assert first_rank(answer, "Turkish Foreign Ministry") == 1
+
+
 @pytest.mark.parametrize(
     ("texts", "question"),
     [

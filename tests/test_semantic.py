@@ -161,7 +161,11 @@ def test_the_sentence_that_answers_lifts_a_long_passage(tmp_path: Path, question
     ("sources", "question", "expected"),
     [
         ([ARTICLE], "how many ordinary people died on the azerbaijan side", "65 Azeri civilians"),
-        (WIKI, "Did the famous pilot ever get a university education?", "never attended college"),
+        (
+            WIKI,
+            "Did the pollution cuts made for the Games last?",
+            "most of these improvements had disappeared one year",
+        ),
     ],
 )
 def test_the_marked_sentence_is_the_one_that_answers_in_other_words(

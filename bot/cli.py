@@ -306,6 +306,7 @@ def eval_command(settings: Settings, qa_file: Path, index_dir: Path | None, as_j
 
     \b
     Each line: {"question": "...", "answer": "text the right passage contains" or null, "kind": "..."}.
+    "answer" may list several texts when several passages answer: ["...", "..."].
     Example:
       python run_bot.py eval tests/data/qa.jsonl
     """

@@ -1,7 +1,9 @@
 """Retrieval quality on a question set: recall@1, recall@3, MRR, and how often it declines.
 
 A question set is JSONL: ``{"question", "answer", "kind"}``; ``answer`` is a string the
-answering passage contains, or null for a question the text does not answer.
+answering passage contains, a list of them when several passages answer ("Who is Armenia's prime
+minister?" is answered wherever the text names him so), or null for a question the text does not
+answer.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ _SPACES = re.compile(r"\s+")
 @dataclass(frozen=True, slots=True)
 class QaItem:
     question: str
-    answer: str | None
+    answer: str | None  # the first accepted answer text, as shown in reports
     kind: str
+    also: tuple[str, ...] = ()  # texts of other passages that answer it as well
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,7 @@ def load_qa(path: Path) -> list[QaItem]:
             continue
         try:
             raw = json.loads(line)
-            items.append(QaItem(str(raw["question"]), raw.get("answer"), str(raw.get("kind", "unknown"))))
+            items.append(_item(raw))
         except (ValueError, KeyError, TypeError) as err:
             raise DocumentError(f"{path}:{number}: not a question object ({err}).") from None
     if not items:
@@ -84,30 +87,44 @@ def load_qa(path: Path) -> list[QaItem]:
     return items
 
 
+def _item(raw: dict[str, Any]) -> QaItem:
+    expected = raw.get("answer")
+    if expected is None or isinstance(expected, str):
+        return QaItem(str(raw["question"]), expected, str(raw.get("kind", "unknown")))
+    if not isinstance(expected, list) or not expected or not all(isinstance(text, str) for text in expected):
+        raise ValueError("answer must be a string, a non-empty list of strings or null")
+    return QaItem(str(raw["question"]), expected[0], str(raw.get("kind", "unknown")), tuple(expected[1:]))
+
+
 def _norm(text: str) -> str:
     return _SPACES.sub(" ", text).strip().casefold()
 
 
-def first_rank(answer: Answer, expected: str) -> int | None:
-    """Rank of the first shown passage that contains the expected text (white space folded)."""
-    hit = _first_hit(answer, expected)
+def first_rank(answer: Answer, expected: str | Sequence[str]) -> int | None:
+    """Rank of the first shown passage that contains the expected text, or any of them (white space folded)."""
+    hit = _first_hit(answer, _texts(expected))
     return hit.rank if hit else None
 
 
-def _first_hit(answer: Answer, expected: str) -> Hit | None:
-    needle = _norm(expected)
-    return next((hit for hit in answer.hits if needle in _norm(hit.passage.text)), None)
+def _texts(expected: str | Sequence[str]) -> tuple[str, ...]:
+    return (expected,) if isinstance(expected, str) else tuple(expected)
 
 
-def marks_answer(hit: Hit, expected: str) -> bool:
-    """Whether the hit's marked sentence overlaps the expected text inside its passage."""
-    pattern = r"\s+".join(re.escape(word) for word in expected.split())
-    found = re.search(pattern, hit.passage.text, re.IGNORECASE)
-    if not found:
-        return False
+def _first_hit(answer: Answer, expected: Sequence[str]) -> Hit | None:
+    needles = [_norm(text) for text in expected]
+    return next((hit for hit in answer.hits if any(n in _norm(hit.passage.text) for n in needles)), None)
+
+
+def marks_answer(hit: Hit, expected: str | Sequence[str]) -> bool:
+    """Whether the hit's marked sentence overlaps an expected text inside its passage."""
     start = hit.sentence_citation.start - hit.passage.start
     end = hit.sentence_citation.end - hit.passage.start
-    return found.start() < end and start < found.end()
+    for text in _texts(expected):
+        pattern = r"\s+".join(re.escape(word) for word in text.split())
+        found = re.search(pattern, hit.passage.text, re.IGNORECASE)
+        if found and found.start() < end and start < found.end():
+            return True
+    return False
 
 
 def evaluate(ask: Callable[[str, int], Answer], items: Sequence[QaItem], k: int = 3) -> EvalReport:
@@ -138,10 +155,11 @@ def _judge(ask: Callable[[str, int], Answer], item: QaItem, k: int) -> ItemResul
         return ItemResult(item, None, False)
     if item.answer is None:
         return ItemResult(item, None, answer.answered)
-    hit = _first_hit(answer, item.answer)
+    expected = (item.answer, *item.also)
+    hit = _first_hit(answer, expected)
     if hit is None:
         return ItemResult(item, None, answer.answered)
-    return ItemResult(item, hit.rank, answer.answered, marks_answer(hit, item.answer))
+    return ItemResult(item, hit.rank, answer.answered, marks_answer(hit, expected))
 
 
 def _share(flags: Iterable[bool]) -> float:

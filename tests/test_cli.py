@@ -136,6 +136,29 @@ def test_eval_reports_recall_mrr_and_declines(cli_index: Path) -> None:
     assert report["sentence_accuracy"] >= 0.85  # the marked sentence holds the answer
 
 
+def test_eval_accepts_any_of_several_answering_passages(cli_index: Path, tmp_path: Path) -> None:
+    """A question answered in several places counts wherever the top passage answers it."""
+    question, live, later = (
+        "Who is Armenia's prime minister?",
+        "Prime Minister Nikol Pashinyan said",
+        "the Armenian prime",
+    )
+    qa = tmp_path / "qa.jsonl"
+    rows = [{"question": question, "answer": live}, {"question": question, "answer": [live, later]}]
+    qa.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    report = json.loads(run_cli("eval", str(qa), "--json", "--index", str(cli_index)).stdout)
+    assert report["answerable"] == 2 and report["recall@1"] == 0.5  # only the row that accepts both is at rank 1
+
+
+@pytest.mark.parametrize("answer", ["7", "[]", '["ok", 3]', '{"text": "ok"}'])
+def test_eval_refuses_an_answer_that_is_no_text_naming_the_line(cli_index: Path, tmp_path: Path, answer: str) -> None:
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text('{"question": "Geneva?", "answer": "Geneva"}\n{"question": "x", "answer": ' + answer + "}\n")
+    result = run_cli("eval", str(qa), "--index", str(cli_index))
+    assert result.returncode != 0 and "qa.jsonl:2" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("command", ["ask", "chat", "reindex", "eval", "about"])
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = run_cli(command, "--help")

@@ -53,11 +53,11 @@ def variants() -> list[tuple[str, EngineConfig]]:
         ("related words at cosine 0.75", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=0.75))),
         ("related words at cosine 0.65", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=0.65))),
         (
-            "no other forms of names (Turkish for Turkey)",
+            "no other forms of names and known words (Turkish for Turkey)",
             dataclasses.replace(BASE, answer=dataclasses.replace(a, related_name_min=2.0)),
         ),
         (
-            "other forms of names at cosine 0.8",
+            "other forms at cosine 0.8",
             dataclasses.replace(BASE, answer=dataclasses.replace(a, related_name_min=0.8)),
         ),
         (

@@ -80,6 +80,7 @@ FRAMING = frozenset(
     find explain describ detail inform question answer exact whi anyway els name""".split()
 )
 FRAMING_FACTOR = 0.25
+Located = tuple[int, int, str]  # a question term's start and end in the document, and the term
 RELATED_LIMIT = 2  # related words per question word
 NO_BLEND = semantic.Blend()
 VARIANT_MIN = 4
@@ -542,7 +543,7 @@ def _best_sentence(
     text: str,
     passage: Passage,
     query: Query,
-    words: Sequence[tuple[int, int, str]],
+    words: Sequence[Located],
     terms: frozenset[str],
     share: float,
 ) -> Sentence:
@@ -550,24 +551,49 @@ def _best_sentence(
 
     Where sentences have vectors, the cosine with the question takes ``share`` of the choice: the
     sentence that answers in other words ("974 of its military personnel" for "soldiers") wins
-    over one that repeats the question's names. The first sentence wins ties.
+    over one that repeats the question's names. The first sentence wins ties. "Who took the
+    photo" marks the caption's credit; "the second photo", that caption's words.
     """
-    weights = np.array([_sentence_weight(snapshot, text, s, words, terms) for s in passage.sentences])
+    marks = roles.sentence_roles(text, passage.sentences)
+    weights = np.array(
+        [_sentence_weight(snapshot, s, m & terms, words) for s, m in zip(passage.sentences, marks, strict=True)]
+    )
     vectors = snapshot.sentence_embeddings
     if vectors is not None and query.vector is not None and share > 0:
         first = int(snapshot.columns["p_sent"][passage.id])
         cosines = vectors[first : first + len(passage.sentences)] @ query.vector
         top = weights.max()
         weights = (1 - share) * (weights / top if top > 0 else weights) + share * cosines
+    caption = _asked_caption(snapshot, roles.caption_groups(text, passage.sentences), passage.id, terms, weights)
+    if caption and roles.CREDIT in terms:
+        return passage.sentences[caption[-1]]
+    if len(caption) > 1 and any(roles.is_nth_caption(t) for t in terms):
+        return passage.sentences[max(caption[:-1], key=lambda i: float(weights[i]))]
     return passage.sentences[int(np.argmax(weights))]
 
 
-def _sentence_weight(
-    snapshot: Snapshot, text: str, sentence: Sentence, words: Sequence[tuple[int, int, str]], terms: frozenset[str]
-) -> float:
-    """Sum of the corpus idf of the question terms (and role terms) a sentence holds."""
-    present = {t for s, e, t in words if sentence.start <= s and e <= sentence.end}
-    present |= roles.sentence_roles(text, sentence) & terms
+def _asked_caption(
+    snapshot: Snapshot, groups: list[list[int]], pid: int, terms: frozenset[str], weights: npt.NDArray[np.float64]
+) -> list[int]:
+    """Sentence indices (credit last) of the caption a question is about, among a passage's ``groups``.
+
+    "The second photo" is the caption its place term numbers so; otherwise the caption holding
+    the best sentence (two captions can share a passage).
+    """
+    asked = [t for t in terms if roles.is_nth_caption(t)]
+    if not groups:
+        return []
+    if not asked:
+        return max(groups, key=lambda group: max(float(weights[i]) for i in group))
+    if asked[0] == roles.nth_caption(0):
+        return groups[-1]
+    held = [t for t in map(roles.nth_caption, range(1, 6)) if contains(snapshot, t, pid)]
+    return groups[held.index(asked[0])] if asked[0] in held[: len(groups)] else groups[0]
+
+
+def _sentence_weight(snapshot: Snapshot, sentence: Sentence, marks: set[str], words: Sequence[Located]) -> float:
+    """Sum of the corpus idf of the question terms (and the role terms ``marks``) a sentence holds."""
+    present = {t for s, e, t in words if sentence.start <= s and e <= sentence.end} | marks
     index = snapshot.index
     return sum(float(index.idf[index.vocab[t]]) for t in present if t in index.vocab)
 

@@ -1,9 +1,10 @@
 """Passage roles: the title, the metadata lines and photo captions, findable by what they are.
 
 Readers ask about the document itself ("What's the headline?", "When was it published?",
-"What does the photo show?", "What does the second photo show?") with words the text does not
-contain. Each such passage gets a role term at indexing time, and the question words that ask for
-it map to the same term.
+"What does the photo show?", "Who took the photo?") with words the text does not contain. Each
+such passage gets a role term at indexing time, and the question words that ask for it map to the
+same term. Within a caption, what the photo shows and who took it are different sentences: the
+first is marked for "what does the photo show", the credit for "who took it".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from .types import Passage, Sentence
 
 TITLE, META, CAPTION = "\u27e8title\u27e9", "\u27e8meta\u27e9", "\u27e8caption\u27e9"
+CREDIT = "\u27e8credit\u27e9"
 NUMBER, TIME = "\u27e8number\u27e9", "\u27e8time\u27e9"
 # Words that make a passage hold a quantity or a date/time; looked up in a set, one scan per passage.
 _NUMBER_WORDS = frozenset(
@@ -47,6 +49,11 @@ _META_LINE = re.compile(r"^\s*(Posted|Published|Last Updated|Updated|Date|By|Aut
 _CREDIT = re.compile(r"\(([^()\n]{2,80})\)")
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 _ORDINALS |= {"fifth": 5, "5th": 5, "last": 0, "final": 0}
+_ASKS_CREDIT = re.compile(
+    r"\bwho (?:took|shot|snapped|made|captured)\b|\bcredit(?:s|ed)?\b|\bphotographers?\b|\bcourtesy\b|"
+    r"\b(?:which|what) (?:news )?agency\b",
+    re.IGNORECASE,
+)
 _ASKS_NTH_PHOTO = re.compile(
     rf"\b({'|'.join(_ORDINALS)})\s+(?:photo|photograph|picture|image|caption|pic)s?\b", re.IGNORECASE
 )
@@ -61,7 +68,7 @@ def roles(passage: Passage, document_text: str) -> list[str]:
     if any(_META_LINE.match(s) for s in sentences):
         found.append(META)
     if any(_is_credit(s) for s in sentences):
-        found.append(CAPTION)
+        found += [CAPTION, CREDIT]
     return found
 
 
@@ -101,16 +108,33 @@ def _is_credit(sentence: str) -> bool:
     return all(w[0].isupper() or w.lower() in ("the", "of", "and", "for", "via") for w in words)
 
 
-def sentence_roles(text: str, sentence: Sentence) -> set[str]:
-    """Role terms one sentence answers for: a metadata line, a title line, a caption's credit."""
-    line = text[sentence.start : sentence.end]
-    found = set()
-    if _META_LINE.match(line):
-        found.add(META)
-    elif sentence.paragraph == 1:
-        found.add(TITLE)
-    if _is_credit(line):
-        found.add(CAPTION)
+def caption_groups(text: str, sentences: Sequence[Sentence]) -> list[list[int]]:
+    """For each credit among a passage's ``sentences``, in order: its caption's sentence indices, credit last.
+
+    The caption is the paragraph of the words just before the credit (its own, or the one above).
+    """
+    credits = [i for i, s in enumerate(sentences) if _is_credit(text[s.start : s.end])]
+    groups = []
+    for i in credits:
+        paragraph = sentences[i - 1].paragraph if i > 0 else None
+        words = [j for j in range(i) if sentences[j].paragraph == paragraph and j not in credits]
+        groups.append([*words, i])
+    return groups
+
+
+def sentence_roles(text: str, sentences: Sequence[Sentence]) -> list[set[str]]:
+    """Role terms each sentence of a passage answers for: a metadata line, a title line, a caption.
+
+    A caption's words before its credit say what the photo shows (``CAPTION``); the credit says
+    who took it (``CREDIT``).
+    """
+    found = [
+        {META} if _META_LINE.match(text[s.start : s.end]) else {TITLE} if s.paragraph == 1 else set() for s in sentences
+    ]
+    for *words, credit in caption_groups(text, sentences):
+        found[credit].add(CREDIT)
+        for j in words:
+            found[j].add(CAPTION)
     return found
 
 
@@ -131,6 +155,7 @@ def photo_ordinals(question: str) -> list[str]:
 
 
 def question_types(question: str) -> list[str]:
-    """What the question expects: "how many" a number, "when" a date or time, "the second photo" one caption."""
-    found = [term for term, pattern in ((NUMBER, _ASKS_NUMBER), (TIME, _ASKS_TIME)) if pattern.search(question)]
+    """What a question expects: "how many" a number, "when" a date, "who took" a credit, "the 2nd photo" one caption."""
+    asks = ((NUMBER, _ASKS_NUMBER), (TIME, _ASKS_TIME), (CREDIT, _ASKS_CREDIT))
+    found = [term for term, pattern in asks if pattern.search(question)]
     return found + [nth_caption(_ORDINALS[word]) for word in photo_ordinals(question)]

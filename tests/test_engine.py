@@ -63,6 +63,20 @@ def test_answerable_questions_are_answered_from_the_right_passage(
 def test_the_nth_photo_is_the_nth_caption(article_engine: Engine, question: str, expected: str) -> None:
     answer = article_engine.ask(question)
     assert answer.answered and expected in answer.hits[0].passage.text, answer.hits[0].passage.text
+    assert expected in answer.hits[0].sentence  # what the photo shows, not who took it
+
+
+@pytest.mark.parametrize(
+    ("question", "credit"),
+    [
+        ("who took the photo of the burning car shop", "(The Associated Press)"),
+        ("Who took the second photo?", "(Hannah McKay/Pool/Reuters)"),
+        ("photo credit for the picture of Bayramov and Pompeo", "(Hannah McKay/Pool/Reuters)"),
+    ],
+)
+def test_who_took_a_photo_marks_its_credit(article_engine: Engine, question: str, credit: str) -> None:
+    answer = article_engine.ask(question)
+    assert answer.answered and answer.hits[0].sentence == credit, answer.hits[0].sentence
 
 
 def test_captions_are_counted_in_document_order_even_two_in_one_passage(tmp_path: Path) -> None:
@@ -82,7 +96,16 @@ def test_captions_are_counted_in_document_order_even_two_in_one_passage(tmp_path
         ("What does the third photo show?", "dog waited"),
         ("What is in the last picture?", "dog waited"),
     ):
-        assert expected in engine.ask(question).hits[0].passage.text, question
+        assert expected in engine.ask(question).hits[0].sentence, question
+    assert engine.ask("Who took the picture of the dog?").hits[0].sentence == "(John Roe/CBC)"
+
+
+def test_a_credit_on_its_own_line_still_leaves_the_caption_to_the_words_above(tmp_path: Path) -> None:
+    text = "Storm damage\n\nA tree fell on a red car near the river bridge.\n\n(Jane Doe/Reuters)\n"
+    (tmp_path / "storm.txt").write_text(text, encoding="utf-8")
+    engine = Engine.open(tmp_path / "index", [tmp_path / "storm.txt"])
+    assert engine.ask("What does the photo show?").hits[0].sentence.startswith("A tree fell")
+    assert engine.ask("Who took the photo?").hits[0].sentence == "(Jane Doe/Reuters)"
 
 
 @pytest.mark.parametrize(

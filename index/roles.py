@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from .types import Passage, Sentence
 
 TITLE, META, CAPTION = "\u27e8title\u27e9", "\u27e8meta\u27e9", "\u27e8caption\u27e9"
-CREDIT = "\u27e8credit\u27e9"
+CREDIT, SUBTITLE = "\u27e8credit\u27e9", "\u27e8subtitle\u27e9"
+SUBTITLE_MAX_WORDS = 30  # a second paragraph this short, right under the title, is its subtitle
 NUMBER, TIME = "\u27e8number\u27e9", "\u27e8time\u27e9"
 # Words that make a passage hold a quantity or a date/time; looked up in a set, one scan per passage.
 _NUMBER_WORDS = frozenset(
@@ -39,7 +40,8 @@ _ASKS_TIME = re.compile(
 )
 # Stems (see Tokenizer) of question words that ask for a role.
 TRIGGERS: dict[str, str] = {
-    **dict.fromkeys(("headlin", "titl", "subtitl", "subhead", "headlin"), TITLE),
+    **dict.fromkeys(("headlin", "titl"), TITLE),
+    **dict.fromkeys(("subtitl", "subhead", "standfirst", "tagline"), SUBTITLE),
     **dict.fromkeys(("publish", "post", "updat", "byline", "author", "written", "dateline"), META),
     **dict.fromkeys(("photo", "photograph", "pictur", "imag", "caption", "pic", "pictur"), CAPTION),
 }
@@ -60,10 +62,12 @@ _ASKS_NTH_PHOTO = re.compile(
 
 
 def roles(passage: Passage, document_text: str) -> list[str]:
-    """Role terms of a passage: title, metadata, caption, and whether it holds numbers or dates."""
+    """Role terms of a passage: title, subtitle, metadata, caption, and whether it holds numbers or dates."""
     found = answer_types(passage.text)
     if passage.paragraph == 1:
         found.append(TITLE)
+    if subtitle(document_text, passage.sentences):
+        found.append(SUBTITLE)
     sentences = [document_text[s.start : s.end] for s in passage.sentences]
     if any(_META_LINE.match(s) for s in sentences):
         found.append(META)
@@ -108,6 +112,14 @@ def _is_credit(sentence: str) -> bool:
     return all(w[0].isupper() or w.lower() in ("the", "of", "and", "for", "via") for w in words)
 
 
+def subtitle(text: str, sentences: Sequence[Sentence]) -> list[int]:
+    """Indices of the sentences of a passage that form its document's subtitle (the short second paragraph)."""
+    second = [i for i, s in enumerate(sentences) if s.paragraph == 2]
+    lines = [text[sentences[i].start : sentences[i].end] for i in second]
+    short = sum(len(line.split()) for line in lines) <= SUBTITLE_MAX_WORDS
+    return second if second and short and not any(_META_LINE.match(line) for line in lines) else []
+
+
 def caption_groups(text: str, sentences: Sequence[Sentence]) -> list[list[int]]:
     """For each credit among a passage's ``sentences``, in order: its caption's sentence indices, credit last.
 
@@ -123,7 +135,7 @@ def caption_groups(text: str, sentences: Sequence[Sentence]) -> list[list[int]]:
 
 
 def sentence_roles(text: str, sentences: Sequence[Sentence]) -> list[set[str]]:
-    """Role terms each sentence of a passage answers for: a metadata line, a title line, a caption.
+    """Role terms each sentence of a passage answers for: a metadata line, a title or subtitle, a caption.
 
     A caption's words before its credit say what the photo shows (``CAPTION``); the credit says
     who took it (``CREDIT``).
@@ -131,6 +143,8 @@ def sentence_roles(text: str, sentences: Sequence[Sentence]) -> list[set[str]]:
     found = [
         {META} if _META_LINE.match(text[s.start : s.end]) else {TITLE} if s.paragraph == 1 else set() for s in sentences
     ]
+    for i in subtitle(text, sentences):
+        found[i].add(SUBTITLE)
     for *words, credit in caption_groups(text, sentences):
         found[credit].add(CREDIT)
         for j in words:

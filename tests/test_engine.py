@@ -53,6 +53,28 @@ def test_answerable_questions_are_answered_from_the_right_passage(
 
 
 @pytest.mark.parametrize(
+    ("question", "marked"),
+    [
+        (
+            "What's the headline?",
+            "U.S.-backed truce between Armenia, Azerbaijan crumbles as Nagorno-Karabakh fighting resumes",
+        ),
+        ("what's the subtitle of the article", "The 3rd truce in just over 2 weeks was shattered within minutes"),
+    ],
+)
+def test_the_headline_and_the_subtitle_are_told_apart(article_engine: Engine, question: str, marked: str) -> None:
+    answer = article_engine.ask(question)
+    assert answer.answered and answer.hits[0].sentence == marked, answer.hits[0].sentence
+
+
+def test_a_text_without_a_subtitle_says_so(tmp_path: Path) -> None:
+    text = "Hobart\n\n" + "Hobart is the capital of Tasmania, on the River Derwent, founded in 1804. " * 3 + "\n"
+    (tmp_path / "hobart.txt").write_text(text, encoding="utf-8")
+    answer = Engine.open(tmp_path / "index", [tmp_path / "hobart.txt"]).ask("What is the subtitle?")
+    assert not answer.answered and "subtitle" in (answer.reason or "")
+
+
+@pytest.mark.parametrize(
     ("question", "expected"),
     [
         ("What does the first photo show?", "People try to remove car tires"),

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,8 +87,20 @@ def friendly(func: F) -> F:
         except Terminated:
             click.echo("stopped by SIGTERM; an unfinished reindex was rolled back.", err=True)
             sys.exit(143)
+        finally:
+            _work_done()
 
     return wrapper  # type: ignore[return-value]
+
+
+def _work_done() -> None:
+    """The command's work is over: a SIGTERM from now on just ends the process.
+
+    Raised as ``Terminated`` while the interpreter exits (joining worker threads), it would be
+    printed as an ignored exception with a traceback; nothing is left to roll back by then.
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def load_settings() -> Settings:

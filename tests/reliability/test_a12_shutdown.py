@@ -178,6 +178,38 @@ def test_real_cli_reindex_sigterm_anywhere(refs: References, tmp_path: Path) -> 
     print(f"reindex of {full:.2f}s SIGTERMed at 0/30/60/90%: exit codes {outcomes}")
 
 
+FINISHED_COMMAND = """
+import threading
+from bot.cli import friendly, handle_sigterm
+
+handle_sigterm()
+worker = threading.Thread(target=threading.Event().wait, args=(5,))  # a pool worker still running
+
+@friendly
+def command():
+    worker.start()
+
+command()
+print("done", flush=True)  # the command is over; the interpreter now waits for the worker
+"""
+
+
+def test_sigterm_after_the_command_ends_kills_quietly_while_threads_are_joined() -> None:
+    """Once the work is done a SIGTERM just ends the process: no "Exception ignored" traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FINISHED_COMMAND],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "done\n"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM, err
+    assert "Traceback" not in err, err
+
+
 # ---- the bot ------------------------------------------------------------------------------------
 
 

@@ -51,11 +51,12 @@ _META_LINE = re.compile(r"^\s*(Posted|Published|Last Updated|Updated|Date|By|Aut
 _CREDIT = re.compile(r"\(([^()\n]{2,80})\)")
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 _ORDINALS |= {"fifth": 5, "5th": 5, "last": 0, "final": 0}
+# A credit is asked for about a photo: "Who took the photo?", "photo credit", "which agency's picture".
 _ASKS_CREDIT = re.compile(
-    r"\bwho (?:took|shot|snapped|made|captured)\b|\bcredit(?:s|ed)?\b|\bphotographers?\b|\bcourtesy\b|"
-    r"\b(?:which|what) (?:news )?agency\b",
+    r"\bwho (?:took|shot|snapped|made|captured)\b|\btaken by\b|\bcredit(?:s|ed)?\b|\bcourtesy\b|\bagency\b",
     re.IGNORECASE,
 )
+_PHOTO = re.compile(r"\b(?:photo|photograph|picture|image|caption|pic)s?\b|\bphotographers?\b", re.IGNORECASE)
 _ASKS_NTH_PHOTO = re.compile(
     rf"\b({'|'.join(_ORDINALS)})\s+(?:photo|photograph|picture|image|caption|pic)s?\b", re.IGNORECASE
 )
@@ -170,6 +171,7 @@ def photo_ordinals(question: str) -> list[str]:
 
 def question_types(question: str) -> list[str]:
     """What a question expects: "how many" a number, "when" a date, "who took" a credit, "the 2nd photo" one caption."""
-    asks = ((NUMBER, _ASKS_NUMBER), (TIME, _ASKS_TIME), (CREDIT, _ASKS_CREDIT))
-    found = [term for term, pattern in asks if pattern.search(question)]
+    found = [term for term, pattern in ((NUMBER, _ASKS_NUMBER), (TIME, _ASKS_TIME)) if pattern.search(question)]
+    if _PHOTO.search(question) and (_ASKS_CREDIT.search(question) or "photographer" in question.casefold()):
+        found.append(CREDIT)
     return found + [nth_caption(_ORDINALS[word]) for word in photo_ordinals(question)]

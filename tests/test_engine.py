@@ -101,6 +101,20 @@ def test_who_took_a_photo_marks_its_credit(article_engine: Engine, question: str
     assert answer.answered and answer.hits[0].sentence == credit, answer.hits[0].sentence
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who is in the second photo?", "Jeyhun Bayramov meets"),
+        ("Which agency reported the shelling?", "defence ministry said in a statement"),  # no photo: no credit
+    ],
+)
+def test_only_a_question_about_a_photo_asks_for_its_credit(
+    article_engine: Engine, question: str, expected: str
+) -> None:
+    answer = article_engine.ask(question)
+    assert answer.answered and expected in answer.hits[0].sentence, answer.hits[0].sentence
+
+
 def test_captions_are_counted_in_document_order_even_two_in_one_passage(tmp_path: Path) -> None:
     text = (
         "Storm damage\n\n"

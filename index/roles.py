@@ -49,6 +49,7 @@ TRIGGERS: dict[str, str] = {
 DOCUMENT_WORDS = frozenset(("articl", "stori", "text", "document", "piec", "page"))
 _META_LINE = re.compile(r"^\s*(Posted|Published|Last Updated|Updated|Date|By|Author|Source|URL)\s*:", re.I)
 _CREDIT = re.compile(r"\(([^()\n]{2,80})\)")
+_PARAGRAPH_END = re.compile(r"[^\S\n]*\n[^\S\n]*\n")  # a blank line: paragraphs end there
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 _ORDINALS |= {"fifth": 5, "5th": 5, "last": 0, "final": 0}
 # A credit is asked for about a photo: "Who took the photo?", "photo credit", "which agency's picture".
@@ -114,11 +115,19 @@ def _is_credit(sentence: str) -> bool:
 
 
 def subtitle(text: str, sentences: Sequence[Sentence]) -> list[int]:
-    """Indices of the sentences of a passage that form its document's subtitle (the short second paragraph)."""
+    """Indices of the sentences of a passage that form its document's subtitle (the short second paragraph).
+
+    The whole paragraph must be in the passage: the tail of a long one split across passages is
+    no subtitle.
+    """
     second = [i for i, s in enumerate(sentences) if s.paragraph == 2]
+    if not second or sentences[second[0]].number != 1:
+        return []
+    end = sentences[second[-1]].end
+    whole = not text[end:].strip() or _PARAGRAPH_END.match(text, end) is not None
     lines = [text[sentences[i].start : sentences[i].end] for i in second]
     short = sum(len(line.split()) for line in lines) <= SUBTITLE_MAX_WORDS
-    return second if second and short and not any(_META_LINE.match(line) for line in lines) else []
+    return second if whole and short and not any(_META_LINE.match(line) for line in lines) else []
 
 
 def caption_groups(text: str, sentences: Sequence[Sentence]) -> list[list[int]]:

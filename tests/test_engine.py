@@ -67,10 +67,15 @@ def test_the_headline_and_the_subtitle_are_told_apart(article_engine: Engine, qu
     assert answer.answered and answer.hits[0].sentence == marked, answer.hits[0].sentence
 
 
-def test_a_text_without_a_subtitle_says_so(tmp_path: Path) -> None:
-    text = "Hobart\n\n" + "Hobart is the capital of Tasmania, on the River Derwent, founded in 1804. " * 3 + "\n"
-    (tmp_path / "hobart.txt").write_text(text, encoding="utf-8")
-    answer = Engine.open(tmp_path / "index", [tmp_path / "hobart.txt"]).ask("What is the subtitle?")
+@pytest.mark.parametrize("sentences", [3, 16], ids=["one-passage-lead", "lead-split-with-a-short-tail"])
+def test_a_text_without_a_subtitle_says_so(tmp_path: Path, sentences: int) -> None:
+    lead = " ".join(
+        f"Hobart grew along the River Derwent in its year {n}, with ships and mills." for n in range(sentences)
+    )
+    (tmp_path / "hobart.txt").write_text(f"Hobart\n\n{lead}\n\nThe city has a port.\n", encoding="utf-8")
+    engine = Engine.open(tmp_path / "index", [tmp_path / "hobart.txt"])
+    assert engine.info().passages == (2 if sentences > 3 else 1)
+    answer = engine.ask("What is the subtitle?")
     assert not answer.answered and "subtitle" in (answer.reason or "")
 
 

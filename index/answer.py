@@ -39,7 +39,7 @@ class AnswerConfig:
     max_question_chars: int = 1000
     max_terms: int = 32  # a long question costs no more than this many postings scans
     min_coverage: float = 0.3  # share of the question's weight the best passage must hold
-    min_content_coverage: float = 0.3  # the same, counting only the words that are not names
+    min_content_coverage: float = 0.2  # the same, counting only the words that are not names
     fuzzy: bool = True
     common_word_df: int = 40  # a word this common in English is a word, not a typo
     variants: bool = True  # "armenia" also finds "armenian"
@@ -244,19 +244,23 @@ def _unlike_forms(concept: Concept, vector: npt.NDArray[np.float32], snapshot: S
 
 _FOCUS = (
     re.compile(
-        r"^\W*(?:what|who)(?:'s|\u2019s|\s+(?:is|was|are|were))\s+(?:the\s+|a\s+|an\s+)?([\w-]+)\s+(?:of|in|for)\b",
+        r"^\W*(?:what|who)(?:'s|\u2019s|\s+(?:is|was|are|were))\s+(the\s+|a\s+|an\s+)?([\w-]+)\s+(?:of|in|for)\b",
         re.I,
     ),
-    re.compile(r"^\W*what(?:'s|\u2019s|\s+(?:is|was|are|were))\s+[\w-]+(?:'s|\u2019s)\s+([\w-]+)", re.I),
+    re.compile(r"^\W*what(?:'s|\u2019s|\s+(?:is|was|are|were))\s+[\w-]+(?:'s|\u2019s)\s+()([\w-]+)", re.I),
 )
+_VERB_FORM = re.compile(r"(?:ed|en|wn|ing)$", re.I)  # "Who is credited for": a verb, not the thing asked for
 
 
 def _focus(question: str, tokenizer: Tokenizer, concepts: dict[str, Concept]) -> Concept | None:
-    """The attribute a "what is the X of Y" question asks for, unless it is a framing word ("kind of")."""
+    """The attribute a "what is the X of Y" question asks for, unless it is a framing word ("kind of").
+
+    Without an article X may be a verb ("Who is credited for the photo?"), which is no attribute.
+    """
     for pattern in _FOCUS:
         match = pattern.match(question)
-        if match:
-            terms = tokenizer(match.group(1))
+        if match and (match.group(1) or not _VERB_FORM.search(match.group(2))):
+            terms = tokenizer(match.group(2))
             concept = concepts.get(terms[0]) if len(terms) == 1 else None
             return concept if concept is not None and terms[0] not in FRAMING else None
     return None

@@ -9,6 +9,7 @@ import pytest
 
 from index import Engine, EngineConfig, QuestionError
 from index.errors import DocumentError, IndexCorruptError
+from index.evaluate import first_rank
 from tests.conftest import ARTICLE, SMALL_ARTICLE
 
 
@@ -99,6 +100,7 @@ def test_the_nth_photo_is_the_nth_caption(article_engine: Engine, question: str,
         ("who took the photo of the burning car shop", "(The Associated Press)"),
         ("Who took the second photo?", "(Hannah McKay/Pool/Reuters)"),
         ("photo credit for the picture of Bayramov and Pompeo", "(Hannah McKay/Pool/Reuters)"),
+        ("Who is credited for the photo of the burning car shop?", "(The Associated Press)"),  # a verb, no attribute
     ],
 )
 def test_who_took_a_photo_marks_its_credit(article_engine: Engine, question: str, credit: str) -> None:
@@ -147,6 +149,13 @@ def test_a_credit_on_its_own_line_still_leaves_the_caption_to_the_words_above(tm
     engine = Engine.open(tmp_path / "index", [tmp_path / "storm.txt"])
     assert engine.ask("What does the photo show?").hits[0].sentence.startswith("A tree fell")
     assert engine.ask("Who took the photo?").hits[0].sentence == "(Jane Doe/Reuters)"
+
+
+def test_a_paraphrase_holding_a_fifth_of_its_other_words_is_answered(article_engine: Engine) -> None:
+    """ "death", "toll" and "suggest" are not in the article; "Putin" and "fighting" are, in the answer."""
+    answer = article_engine.ask("What death toll did Putin suggest for the fighting?")
+    assert answer.answered, answer.reason
+    assert first_rank(answer, "5,000 people might have been killed") == 1
 
 
 @pytest.mark.parametrize(

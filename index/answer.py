@@ -40,6 +40,7 @@ class AnswerConfig:
     max_terms: int = 32  # a long question costs no more than this many postings scans
     min_coverage: float = 0.3  # share of the question's weight the best passage must hold
     min_content_coverage: float = 0.2  # the same, counting only the words that are not names
+    dominant_share: float = 0.5  # a word the text never uses that carries this share of the question declines it
     fuzzy: bool = True
     common_word_df: int = 40  # a word this common in English is a word, not a typo
     variants: bool = True  # "armenia" also finds "armenian"
@@ -80,6 +81,8 @@ FRAMING = frozenset(
     find explain describ detail inform question answer exact whi anyway els name""".split()
 )
 FRAMING_FACTOR = 0.25
+# Stems of words that name the kind of answer wanted ("publish date"), not what the question is about.
+ANSWER_KINDS = frozenset("date time year day month number amount place reason".split())
 Located = tuple[int, int, str]  # a question term's start and end in the document, and the term
 RELATED_LIMIT = 2  # related words per question word
 NO_BLEND = semantic.Blend()
@@ -484,6 +487,20 @@ def covered(snapshot: Snapshot, tokenizer: Tokenizer, query: Query, pids: Sequen
     return overall >= config.min_coverage and rest >= config.min_content_coverage
 
 
+def _dominant(concepts: Sequence[Concept], unknown: Sequence[Concept], config: AnswerConfig) -> list[Concept]:
+    """A word the text never uses that carries most of the question by itself: what it is about.
+
+    "How do I make a sourdough starter?" is about sourdough, which a text about a city never
+    mentions, however often it says "start".
+    """
+    total = sum(c.weight for c in concepts)
+    return [
+        c
+        for c in unknown
+        if not c.name and c.terms[0] not in ANSWER_KINDS and total and c.weight >= config.dominant_share * total
+    ]
+
+
 def _named(snapshot: Snapshot, tokenizer: Tokenizer, concept: Concept, pid: int) -> bool:
     """Whether passage ``pid`` or its document's title holds the name ``concept``."""
     if found(snapshot, concept, pid):
@@ -509,7 +526,7 @@ def answer(
     ranked = _ranked(query, snapshot, k, blend)
     matched = [(pid, score) for pid, score in ranked if any(found(snapshot, c, pid) for c in query.concepts)][:k]
     unknown = [c for c in query.concepts if not any(t in index.vocab for t in c.terms + c.related) and c.weight > 0]
-    names_missing = [c for c in unknown if c.name]
+    names_missing = [c for c in unknown if c.name] + _dominant(query.concepts, unknown, config)
     focus_missing = query.focus is not None and not any(found(snapshot, query.focus, pid) for pid, _ in matched)
     if focus_missing and query.focus is not None:
         names_missing.append(query.focus)

@@ -62,3 +62,20 @@ def test_a_word_that_only_looks_like_the_texts_does_not_stand_for_it(tmp_path: P
     """ "recipe" and "recipient" share a stem's first letters, not a meaning."""
     answer = engine(tmp_path).ask("What is a good recipe for banana bread?")
     assert not answer.answered, [h.passage.text for h in answer.hits]
+
+
+RACE = (
+    "Sydney to Hobart\n\n"
+    "The yacht race starts in Sydney on Boxing Day and finishes in Hobart a few days later.\n\n"
+    "It was first held in 1945, when nine boats started; the fastest took six days.\n"
+)
+
+
+def test_a_question_about_something_the_text_never_mentions_is_declined(tmp_path: Path) -> None:
+    """ "sourdough" carries most of the question; that the text says "starts" does not make it an answer."""
+    path = tmp_path / "race.txt"
+    path.write_text(RACE, encoding="utf-8")
+    index = Engine.open(tmp_path / "index", [path])
+    answer = index.ask("How do I make a sourdough starter?")
+    assert not answer.answered and "sourdough" in (answer.reason or ""), [h.passage.text for h in answer.hits]
+    assert index.ask("start date").answered  # "date" names the kind of answer wanted, not a subject

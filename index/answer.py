@@ -308,16 +308,10 @@ def _correct(word: str, term: str, snapshot: Snapshot, tokenizer: Tokenizer) -> 
     matches = extract(typed, near, scorer=OSA.distance, score_cutoff=limit, limit=None)
     if not matches:
         return None
-    index = snapshot.index
-    terms = {m[0]: (written_term(m[0], tokenizer) if written is not None else m[0]) for m in matches}
+    index, term_of = snapshot.index, lexicon(snapshot).term_of
+    terms = {m[0]: term_of.get(m[0], m[0]) for m in matches}
     best = min(matches, key=lambda m: (m[1], -index.df(index.vocab[terms[m[0]]]), m[0]))
     return terms[best[0]]
-
-
-def written_term(word: str, tokenizer: Tokenizer) -> str:
-    """The index term of a word as the text writes it."""
-    terms = tokenizer(word)
-    return terms[0] if terms else word
 
 
 class Lexicon:
@@ -333,7 +327,9 @@ class Lexicon:
         self._titles = [document.title or "" for document in snapshot.documents]
         self._title_terms: dict[int, frozenset[str]] = {}
         self._long_forms: dict[str, str] | None = None
+        self._columns = snapshot.columns
         self._words: dict[int, list[str]] | None = None
+        self.term_of: dict[str, str] = {}  # the text's words (case folded) to their terms, once ``words`` ran
         self._short: npt.NDArray[np.bool_] | None = None
         self._small = sum(map(len, self._texts)) <= acronyms.MAX_CHARS
 
@@ -344,10 +340,10 @@ class Lexicon:
             found = self._title_terms[doc] = frozenset(tokenizer(self._titles[doc]))
         return found
 
-    def short_sentences(self, snapshot: Snapshot) -> npt.NDArray[np.bool_]:
-        """Which sentences are too short to stand for their passage's meaning (a title, a credit)."""
+    def short_sentences(self) -> npt.NDArray[np.bool_]:
+        """Which sentences are too short to stand for their passage's meaning (a title line, a name)."""
         if self._short is None:
-            c = snapshot.columns
+            c = self._columns
             owner = np.searchsorted(c["p_sent"], np.arange(len(c["s_start"])), side="right") - 1
             spans = zip(c["p_doc"][owner], c["s_start"], c["s_end"], strict=True)
             self._short = np.array([len(self._texts[d][s:e].split()) < MIN_SENTENCE_WORDS for d, s, e in spans], bool)
@@ -360,14 +356,14 @@ class Lexicon:
         """
         if self._words is None and self._small:
             vocab = set(self.terms)
-            found = {
-                text[start:end].casefold()
+            self.term_of = {
+                text[start:end].casefold(): term
                 for text in self._texts
                 for start, end, term in tokenizer.located(text)
                 if term in vocab and text[start:end].isalpha()
             }
             self._words = {}
-            for word in sorted(found):
+            for word in sorted(self.term_of):
                 self._words.setdefault(len(word), []).append(word)
         return self._words
 
@@ -526,13 +522,11 @@ def answer(
     ranked = _ranked(query, snapshot, k, blend)
     matched = [(pid, score) for pid, score in ranked if any(found(snapshot, c, pid) for c in query.concepts)][:k]
     unknown = [c for c in query.concepts if not any(t in index.vocab for t in c.terms + c.related) and c.weight > 0]
-    names_missing = [c for c in unknown if c.name] + _dominant(query.concepts, unknown, config)
+    declining = [c for c in unknown if c.name] + _dominant(query.concepts, unknown, config)  # missing: not covered
     focus_missing = query.focus is not None and not any(found(snapshot, query.focus, pid) for pid, _ in matched)
     if focus_missing and query.focus is not None:
-        names_missing.append(query.focus)
-    answered = (
-        bool(matched) and not names_missing and covered(snapshot, tokenizer, query, [p for p, _ in matched], config)
-    )
+        declining.append(query.focus)
+    answered = bool(matched) and not declining and covered(snapshot, tokenizer, query, [p for p, _ in matched], config)
     if not answered:
         matched = matched[:1]
     hits = tuple(
@@ -540,7 +534,7 @@ def answer(
         for rank, (pid, score) in enumerate(matched, 1)
     )
     missing = tuple(c.word for c in unknown)
-    reason = None if answered else _reason(snapshot, query, names_missing or unknown, bool(matched))
+    reason = None if answered else _reason(snapshot, query, declining or unknown, bool(matched))
     fixes = tuple((typed, _as_written(snapshot, tokenizer, term, hits)) for typed, term in query.corrections)
     return Answer(question, answered, reason, hits, query.terms, missing, fixes)
 
@@ -576,7 +570,7 @@ def _meaning(
     if not blend.sentences or snapshot.sentence_embeddings is None or snapshot.size == 0:
         return passages
     cosines = snapshot.sentence_embeddings @ vector
-    cosines[lexicon(snapshot).short_sentences(snapshot)] = -np.inf
+    cosines[lexicon(snapshot).short_sentences()] = -np.inf
     best = np.maximum.reduceat(cosines, snapshot.columns["p_sent"][:-1])
     best = np.where(np.isfinite(best), best, passages)
     return ((passages + best) / 2).astype(np.float32)

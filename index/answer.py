@@ -354,17 +354,19 @@ class Lexicon:
 
         Read on the first typo: a pass of the tokenizer over the text (~0.3 s per million characters).
         """
-        if self._words is None and self._small:
+        if self._words is None and self._small:  # built whole, then published: questions run in threads
             vocab = set(self.terms)
-            self.term_of = {
+            term_of = {
                 text[start:end].casefold(): term
                 for text in self._texts
                 for start, end, term in tokenizer.located(text)
                 if term in vocab and text[start:end].isalpha()
             }
-            self._words = {}
-            for word in sorted(self.term_of):
-                self._words.setdefault(len(word), []).append(word)
+            by_length: dict[int, list[str]] = {}
+            for word in sorted(term_of):
+                by_length.setdefault(len(word), []).append(word)
+            self.term_of = term_of
+            self._words = by_length
         return self._words
 
     def long_form(self, acronym: str) -> str | None:

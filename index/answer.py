@@ -14,7 +14,7 @@ import gzip
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -180,13 +180,18 @@ def _to_relate(concepts: dict[str, Concept], snapshot: Snapshot) -> list[str]:
     (a number) has none: embedding it would only lengthen the question's model call. A word the
     text has only in another form ("recipe": "recipient") is related too, so the form is checked.
     """
-    vocab, table = snapshot.index.vocab, snapshot.vocab_embeddings
+    vocab = snapshot.index.vocab
+    return [
+        key
+        for key, c in concepts.items()
+        if c.name or c.terms[0] not in vocab or _stored_vector(snapshot, c.terms[0]) is not None
+    ]
 
-    def stored(term: str) -> bool:
-        row = vocab.get(term)
-        return table is not None and row is not None and bool(table[row].any())
 
-    return [key for key, c in concepts.items() if c.name or c.terms[0] not in vocab or stored(c.terms[0])]
+def _stored_vector(snapshot: Snapshot, term: str) -> npt.NDArray[np.float32] | None:
+    """The vector the index holds for ``term``'s word, or None (no vectors, unknown term, no word: a number)."""
+    table, row = snapshot.vocab_embeddings, snapshot.index.vocab.get(term)
+    return table[row] if table is not None and row is not None and table[row].any() else None
 
 
 def _indexed_vectors(
@@ -197,11 +202,8 @@ def _indexed_vectors(
     Embedding them again would add a sequence per name to every question's model call: capacity
     on the article fell from 52 to 45 answers/s before this.
     """
-    table, vocab = snapshot.vocab_embeddings, snapshot.index.vocab
-    if table is None:
-        return {}
-    rows = {key: vocab.get(concepts[key].terms[0]) for key in keys}
-    return {key: table[row] for key, row in rows.items() if row is not None and table[row].any()}
+    stored = {key: _stored_vector(snapshot, concepts[key].terms[0]) for key in keys}
+    return {key: vector for key, vector in stored.items() if vector is not None}
 
 
 def _add_related(
@@ -238,11 +240,9 @@ def _add_related(
 
 def _unlike_forms(concept: Concept, vector: npt.NDArray[np.float32], snapshot: Snapshot) -> set[str]:
     """The concept's word-form variants whose words do not mean what the question's word means."""
-    table, vocab = snapshot.vocab_embeddings, snapshot.index.vocab
-    if table is None:
-        return set()
     forms = set(variants(concept.terms[0], snapshot)) & set(concept.terms[1:])
-    return {t for t in forms if table[vocab[t]].any() and float(table[vocab[t]] @ vector) < VARIANT_MIN_COSINE}
+    stored = {t: _stored_vector(snapshot, t) for t in forms}
+    return {t for t, form in stored.items() if form is not None and float(form @ vector) < VARIANT_MIN_COSINE}
 
 
 _FOCUS = (
@@ -319,10 +319,7 @@ class Lexicon:
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.terms = list(snapshot.index.vocab)  # by term id
-        self.by_length: dict[int, list[str]] = {}
-        for term in self.terms:
-            if term.isalpha():
-                self.by_length.setdefault(len(term), []).append(term)
+        self.by_length = _by_length(t for t in self.terms if t.isalpha())
         self._texts = [document.text for document in snapshot.documents]
         self._titles = [document.title or "" for document in snapshot.documents]
         self._title_terms: dict[int, frozenset[str]] = {}
@@ -362,11 +359,8 @@ class Lexicon:
                 for start, end, term in tokenizer.located(text)
                 if term in vocab and text[start:end].isalpha()
             }
-            by_length: dict[int, list[str]] = {}
-            for word in sorted(term_of):
-                by_length.setdefault(len(word), []).append(word)
             self.term_of = term_of
-            self._words = by_length
+            self._words = _by_length(sorted(term_of))
         return self._words
 
     def long_form(self, acronym: str) -> str | None:
@@ -378,6 +372,14 @@ class Lexicon:
         if self._long_forms is None:
             self._long_forms = acronyms.long_forms(self._texts) if self._small else {}
         return self._long_forms.get(acronym.replace(".", ""))
+
+
+def _by_length(words: Iterable[str]) -> dict[int, list[str]]:
+    """Words grouped by length, in the given order: a typo is compared with words of about its length."""
+    groups: dict[int, list[str]] = {}
+    for word in words:
+        groups.setdefault(len(word), []).append(word)
+    return groups
 
 
 _LEXICONS: dict[str, Lexicon] = {}
@@ -644,7 +646,8 @@ def _best_sentence(
     over one that repeats the question's names. The first sentence wins ties. "Who took the
     photo" marks the caption's credit; "the second photo", that caption's words.
     """
-    marks = roles.sentence_roles(text, passage.sentences)
+    groups = roles.caption_groups(text, passage.sentences)
+    marks = roles.sentence_roles(text, passage.sentences, groups)
     weights = np.array(
         [_sentence_weight(snapshot, s, m & terms, words) for s, m in zip(passage.sentences, marks, strict=True)]
     )
@@ -654,7 +657,7 @@ def _best_sentence(
         cosines = vectors[first : first + len(passage.sentences)] @ query.vector
         top = weights.max()
         weights = (1 - share) * (weights / top if top > 0 else weights) + share * cosines
-    caption = _asked_caption(snapshot, roles.caption_groups(text, passage.sentences), passage.id, terms, weights)
+    caption = _asked_caption(snapshot, groups, passage.id, terms, weights)
     if caption and roles.CREDIT in terms:
         return passage.sentences[caption[-1]]
     if len(caption) > 1 and any(roles.is_nth_caption(t) for t in terms):
@@ -677,7 +680,7 @@ def _asked_caption(
         return max(groups, key=lambda group: max(float(weights[i]) for i in group))
     if asked[0] == roles.nth_caption(0):
         return groups[-1]
-    held = [t for t in map(roles.nth_caption, range(1, 6)) if contains(snapshot, t, pid)]
+    held = [t for t in map(roles.nth_caption, roles.ASKABLE_PLACES) if contains(snapshot, t, pid)]
     return groups[held.index(asked[0])] if asked[0] in held[: len(groups)] else groups[0]
 
 

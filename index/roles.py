@@ -52,15 +52,15 @@ _CREDIT = re.compile(r"\(([^()\n]{2,80})\)")
 _PARAGRAPH_END = re.compile(r"[^\S\n]*\n[^\S\n]*\n")  # a blank line: paragraphs end there
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 _ORDINALS |= {"fifth": 5, "5th": 5, "last": 0, "final": 0}
+ASKABLE_PLACES = range(1, max(_ORDINALS.values()) + 1)  # captions a question can ask for by number
+_PHOTO_WORD = r"(?:photo|photograph|picture|image|caption|pic)s?"
 # A credit is asked for about a photo: "Who took the photo?", "photo credit", "which agency's picture".
 _ASKS_CREDIT = re.compile(
     r"\bwho (?:took|shot|snapped|made|captured)\b|\btaken by\b|\bcredit(?:s|ed)?\b|\bcourtesy\b|\bagency\b",
     re.IGNORECASE,
 )
-_PHOTO = re.compile(r"\b(?:photo|photograph|picture|image|caption|pic)s?\b|\bphotographers?\b", re.IGNORECASE)
-_ASKS_NTH_PHOTO = re.compile(
-    rf"\b({'|'.join(_ORDINALS)})\s+(?:photo|photograph|picture|image|caption|pic)s?\b", re.IGNORECASE
-)
+_PHOTO = re.compile(rf"\b{_PHOTO_WORD}\b|\bphotographers?\b", re.IGNORECASE)
+_ASKS_NTH_PHOTO = re.compile(rf"\b({'|'.join(_ORDINALS)})\s+{_PHOTO_WORD}\b", re.IGNORECASE)
 
 
 def roles(passage: Passage, document_text: str) -> list[str]:
@@ -144,18 +144,19 @@ def caption_groups(text: str, sentences: Sequence[Sentence]) -> list[list[int]]:
     return groups
 
 
-def sentence_roles(text: str, sentences: Sequence[Sentence]) -> list[set[str]]:
+def sentence_roles(text: str, sentences: Sequence[Sentence], captions: Sequence[list[int]]) -> list[set[str]]:
     """Role terms each sentence of a passage answers for: a metadata line, a title or subtitle, a caption.
 
     A caption's words before its credit say what the photo shows (``CAPTION``); the credit says
-    who took it (``CREDIT``).
+    who took it (``CREDIT``). ``captions`` is ``caption_groups`` of the same sentences, which the
+    caller also needs.
     """
     found = [
         {META} if _META_LINE.match(text[s.start : s.end]) else {TITLE} if s.paragraph == 1 else set() for s in sentences
     ]
     for i in subtitle(text, sentences):
         found[i].add(SUBTITLE)
-    for *words, credit in caption_groups(text, sentences):
+    for *words, credit in captions:
         found[credit].add(CREDIT)
         for j in words:
             found[j].add(CAPTION)

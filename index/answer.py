@@ -140,8 +140,7 @@ def parse(
             alternatives += [v for v in variants(alternatives[0], snapshot) if v not in alternatives]
         if config.acronyms and alternatives[0] not in snapshot.index.vocab and acronyms.looks_like_acronym(word):
             alternatives += _spelled_out(word, snapshot, tokenizer, alternatives)
-        if term in roles.TRIGGERS:
-            alternatives.append(roles.TRIGGERS[term])
+        alternatives += [t for t in roles.triggered(word, term) if t not in alternatives]
         name = caps_informative and _looks_like_name(word, first)
         concepts[term] = Concept(word, tuple(alternatives), _weight(term, snapshot, bg), name)
     meaning = snapshot.embeddings is not None and semantic.available()

@@ -149,9 +149,9 @@ def _split_long(sentences: list[_Unit], max_words: int) -> list[_Unit]:
     return units
 
 
-def _looks_like_heading(text: str, unit: _Unit) -> bool:
-    """A short line with no closing punctuation introduces what follows (title, heading, dateline)."""
-    tail = text[unit.start : unit.end].rstrip("\"'\u201d\u2019)]*_ ")
+def ends_open(line: str) -> bool:
+    """No closing punctuation: a short line so ended introduces what follows (title, heading, dateline)."""
+    tail = line.rstrip("\"'\u201d\u2019)]*_ ")
     return not tail or tail[-1] not in ".!?\u2026:;"
 
 
@@ -165,7 +165,7 @@ def _merge_short(text: str, units: list[_Unit], config: ChunkConfig) -> list[_Un
         carry = None
         if candidate.words >= config.min_words:
             merged.append(candidate)
-        elif _looks_like_heading(text, candidate):
+        elif ends_open(text[candidate.start : candidate.end]):
             carry = candidate
         elif merged and merged[-1].words + candidate.words <= room:
             merged[-1] = merged[-1] + candidate

@@ -1,10 +1,11 @@
-"""Passage roles: the title, the metadata lines and photo captions, findable by what they are.
+"""Passage roles: the title, the metadata lines, section headings and photo captions, findable by what they are.
 
 Readers ask about the document itself ("What's the headline?", "When was it published?",
-"What does the photo show?", "Who took the photo?") with words the text does not contain. Each
-such passage gets a role term at indexing time, and the question words that ask for it map to the
-same term. Within a caption, what the photo shows and who took it are different sentences: the
-first is marked for "what does the photo show", the credit for "who took it".
+"What does the photo show?", "Who took the photo?", "What is the section heading?") with words
+the text does not contain. Each such passage gets a role term at indexing time, and the question
+words that ask for it map to the same term. Within a caption, what the photo shows and who took
+it are different sentences: the first is marked for "what does the photo show", the credit for
+"who took it".
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from .chunking import ends_open
 from .types import Passage, Sentence
 
 TITLE, META, CAPTION = "\u27e8title\u27e9", "\u27e8meta\u27e9", "\u27e8caption\u27e9"
-CREDIT, SUBTITLE = "\u27e8credit\u27e9", "\u27e8subtitle\u27e9"
+CREDIT, SUBTITLE, HEADING = "\u27e8credit\u27e9", "\u27e8subtitle\u27e9", "\u27e8heading\u27e9"
 SUBTITLE_MAX_WORDS = 30  # a second paragraph this short, right under the title, is its subtitle
+HEADING_MAX_WORDS = 12  # a one-line paragraph this short, without a full stop, heads the section below it
 NUMBER, TIME = "\u27e8number\u27e9", "\u27e8time\u27e9"
 # Words that make a passage hold a quantity or a date/time; looked up in a set, one scan per passage.
 _NUMBER_WORDS = frozenset(
@@ -39,17 +42,22 @@ _ASKS_TIME = re.compile(
     re.IGNORECASE,
 )
 # Stems (see Tokenizer) of question words that ask for a role.
-TRIGGERS: dict[str, str] = {
-    **dict.fromkeys(("headlin", "titl"), TITLE),
-    **dict.fromkeys(("subtitl", "subhead", "standfirst", "tagline"), SUBTITLE),
-    **dict.fromkeys(("publish", "post", "updat", "byline", "author", "written", "dateline"), META),
-    **dict.fromkeys(("photo", "photograph", "pictur", "imag", "caption", "pic", "pictur"), CAPTION),
+TRIGGERS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("headlin", "titl"), (TITLE,)),
+    **dict.fromkeys(("subtitl", "subhead", "standfirst", "tagline"), (SUBTITLE,)),
+    **dict.fromkeys(("section", "crosshead", "header"), (HEADING,)),
+    **dict.fromkeys(("publish", "post", "updat", "byline", "author", "written", "dateline"), (META,)),
+    **dict.fromkeys(("photo", "photograph", "pictur", "imag", "caption", "pic"), (CAPTION,)),
 }
+# Words whose stem is too common to trigger ("heading" and "head of state" share "head"). An
+# article's heading is its headline; its headings are its sections'.
+WORD_TRIGGERS: dict[str, tuple[str, ...]] = {"heading": (TITLE,), "headings": (HEADING,)}
 # Words that point at the document itself; they carry no weight when judging coverage.
 DOCUMENT_WORDS = frozenset(("articl", "stori", "text", "document", "piec", "page"))
 _META_LINE = re.compile(r"^\s*(Posted|Published|Last Updated|Updated|Date|By|Author|Source|URL)\s*:", re.I)
 _CREDIT = re.compile(r"\(([^()\n]{2,80})\)")
 _PARAGRAPH_END = re.compile(r"[^\S\n]*\n[^\S\n]*\n")  # a blank line: paragraphs end there
+_NON_SPACE = re.compile(r"\S")
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 _ORDINALS |= {"fifth": 5, "5th": 5, "last": 0, "final": 0}
 ASKABLE_PLACES = range(1, max(_ORDINALS.values()) + 1)  # captions a question can ask for by number
@@ -63,13 +71,20 @@ _PHOTO = re.compile(rf"\b{_PHOTO_WORD}\b|\bphotographers?\b", re.IGNORECASE)
 _ASKS_NTH_PHOTO = re.compile(rf"\b({'|'.join(_ORDINALS)})\s+{_PHOTO_WORD}\b", re.IGNORECASE)
 
 
+def triggered(word: str, term: str) -> tuple[str, ...]:
+    """The role terms a question word asks for ("photos": the captions), by its stem or, if ambiguous, itself."""
+    return WORD_TRIGGERS.get(word.casefold(), TRIGGERS.get(term, ()))
+
+
 def roles(passage: Passage, document_text: str) -> list[str]:
-    """Role terms of a passage: title, subtitle, metadata, caption, and whether it holds numbers or dates."""
+    """Role terms of a passage: title, subtitle, heading, metadata, caption, and whether it holds numbers or dates."""
     found = answer_types(passage.text)
     if passage.paragraph == 1:
         found.append(TITLE)
     if subtitle(document_text, passage.sentences):
         found.append(SUBTITLE)
+    if headings(document_text, passage.sentences):
+        found.append(HEADING)
     sentences = [document_text[s.start : s.end] for s in passage.sentences]
     if any(_META_LINE.match(s) for s in sentences):
         found.append(META)
@@ -130,6 +145,32 @@ def subtitle(text: str, sentences: Sequence[Sentence]) -> list[int]:
     return second if whole and short and not any(_META_LINE.match(line) for line in lines) else []
 
 
+def headings(text: str, sentences: Sequence[Sentence]) -> list[int]:
+    """Indices of the sentences of a passage that head a section.
+
+    A markdown heading line ("## Early life"), or a whole paragraph of one short line with no
+    closing punctuation that some text follows ("Turkey calls for 'goal-oriented talks'"). The
+    title, the subtitle, metadata lines and captions' credits are not headings.
+    """
+    under_title = set(subtitle(text, sentences))
+    found = []
+    for i, sentence in enumerate(sentences):
+        if sentence.paragraph == 1 or i in under_title:
+            continue
+        if text.startswith("#", sentence.start) or (sentence.number == 1 and _heads(text, sentence)):
+            found.append(i)
+    return found
+
+
+def _heads(text: str, sentence: Sentence) -> bool:
+    """Whether a paragraph's first sentence is the whole paragraph, a short open line with text below it."""
+    line = text[sentence.start : sentence.end]
+    if len(line.split()) > HEADING_MAX_WORDS or not ends_open(line) or _META_LINE.match(line) or _is_credit(line):
+        return False
+    end = _PARAGRAPH_END.match(text, sentence.end)
+    return end is not None and _NON_SPACE.search(text, end.end()) is not None
+
+
 def caption_groups(text: str, sentences: Sequence[Sentence]) -> list[list[int]]:
     """For each credit among a passage's ``sentences``, in order: its caption's sentence indices, credit last.
 
@@ -145,7 +186,7 @@ def caption_groups(text: str, sentences: Sequence[Sentence]) -> list[list[int]]:
 
 
 def sentence_roles(text: str, sentences: Sequence[Sentence], captions: Sequence[list[int]]) -> list[set[str]]:
-    """Role terms each sentence of a passage answers for: a metadata line, a title or subtitle, a caption.
+    """Role terms each sentence of a passage answers for: a metadata line, a title, subtitle or heading, a caption.
 
     A caption's words before its credit say what the photo shows (``CAPTION``); the credit says
     who took it (``CREDIT``). ``captions`` is ``caption_groups`` of the same sentences, which the
@@ -156,6 +197,8 @@ def sentence_roles(text: str, sentences: Sequence[Sentence], captions: Sequence[
     ]
     for i in subtitle(text, sentences):
         found[i].add(SUBTITLE)
+    for i in headings(text, sentences):
+        found[i].add(HEADING)
     for *words, credit in captions:
         found[credit].add(CREDIT)
         for j in words:

@@ -68,6 +68,48 @@ def test_the_headline_and_the_subtitle_are_told_apart(article_engine: Engine, qu
     assert answer.answered and answer.hits[0].sentence == marked, answer.hits[0].sentence
 
 
+@pytest.mark.parametrize(
+    ("question", "marked"),
+    [
+        ("What is the section heading in the middle of the article?", "Turkey calls for 'goal-oriented talks'"),
+        ("What are the headings?", "Turkey calls for 'goal-oriented talks'"),
+        (
+            "What is the heading of the article?",  # an article's heading is its headline
+            "U.S.-backed truce between Armenia, Azerbaijan crumbles as Nagorno-Karabakh fighting resumes",
+        ),
+    ],
+)
+def test_a_section_heading_is_found_by_what_it_is(article_engine: Engine, question: str, marked: str) -> None:
+    answer = article_engine.ask(question)
+    assert answer.answered and answer.hits[0].sentence == marked, answer.hits[0].sentence
+
+
+def test_markdown_headings_and_short_open_lines_head_sections_but_quotes_and_last_lines_do_not(tmp_path: Path) -> None:
+    body = (
+        "The harbour was dredged and the wharves were rebuilt in stone over the next ten years. "
+        "Ships from London and Sydney called there every month, carrying wool, timber and grain."
+    )
+    text = (
+        "# Hobart\n\nA port city on the River Derwent, in the south of Tasmania.\n\n"
+        f"## Early history\n{body}\n\n"
+        f'"We will stay," he said.\n\n{body}\n\n'
+        f"Whaling and trade\n\n{body}\n\nSee also\n"
+    )
+    (tmp_path / "hobart.md").write_text(text, encoding="utf-8")
+    engine = Engine.open(tmp_path / "index", [tmp_path / "hobart.md"])
+    answer = engine.ask("What are the section headings?", k=5)
+    assert answer.answered
+    assert {h.sentence for h in answer.hits} == {"## Early history", "Whaling and trade"}
+
+
+def test_a_text_without_headings_says_so(tmp_path: Path) -> None:
+    text = "Hobart\n\nHobart grew along the River Derwent, with ships and mills and a busy port.\n"
+    (tmp_path / "hobart.txt").write_text(text, encoding="utf-8")
+    engine = Engine.open(tmp_path / "index", [tmp_path / "hobart.txt"])
+    answer = engine.ask("What are the section headings?")
+    assert not answer.answered and "headings" in (answer.reason or "")
+
+
 @pytest.mark.parametrize("sentences", [3, 16], ids=["one-passage-lead", "lead-split-with-a-short-tail"])
 def test_a_text_without_a_subtitle_says_so(tmp_path: Path, sentences: int) -> None:
     lead = " ".join(

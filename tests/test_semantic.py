@@ -56,7 +56,7 @@ def test_erf_matches_the_standard_library() -> None:
     ("question", "expected"),
     [
         ("what did the american president post online about the deal", 'wrote on Twitter: "Congratulations'),
-        ("what's the russian estimate of how many died", "5,000 people might have been killed"),
+        ("How many soldiers did Karabakh lose?", "974 of its military personnel have been killed"),
         ("who actually lives in and runs nagorno-karabakh", "populated and controlled by ethnic"),
     ],
 )

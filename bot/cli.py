@@ -26,7 +26,7 @@ from index import Answer, Engine, EngineError, IndexCorruptError, IndexNotFoundE
 from index.evaluate import evaluate, load_qa
 
 from . import console as view
-from .runtime import configure_logging, engine_config, open_engine
+from .runtime import configure_logging, engine_config, open_engine, warm_up
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -211,6 +211,7 @@ def chat(settings: Settings, k: int | None, index_dir: Path | None) -> None:
       python run_bot.py chat
     """
     engine = open_engine(settings, index_dir)
+    warm_up(engine)
     console = Console()
     k = k or settings.results
     title = engine.document(0).title or engine.document(0).source

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 
 from index import Engine, EngineConfig, SemanticConfig
 
 from .settings import Settings
 
+log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
@@ -29,3 +31,21 @@ def engine_config(settings: Settings) -> EngineConfig:
 def open_engine(settings: Settings, index_dir: Path | None = None) -> Engine:
     """Open (building on first use) the index the settings or ``--index`` name."""
     return Engine.open(index_dir or settings.index_dir, settings.sources, engine_config(settings))
+
+
+def warm_up(engine: Engine) -> threading.Thread:
+    """Load the model and tables in the background while the front end starts, and return the thread.
+
+    A daemon: a console closed before it ends does not wait for it.
+    """
+    thread = threading.Thread(target=_warm, args=(engine,), name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm(engine: Engine) -> None:
+    """``engine.warm``, whose failure only means the first question loads what it needs itself."""
+    try:
+        engine.warm()
+    except Exception as err:  # a head start, never a reason to stop the front end
+        log.warning("could not prepare for the first question (%s); it will load what it needs", err)

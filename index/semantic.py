@@ -90,9 +90,17 @@ def available() -> bool:
     )
 
 
-@lru_cache(maxsize=1)
+_LOADING = threading.Lock()  # the warm-up thread and a first question may ask at once: load once
+
+
 def encoder() -> Any:
     """The loaded model, once per process (~0.2 s, 90 MB shared read-only by every question)."""
+    with _LOADING:
+        return _load_encoder()
+
+
+@lru_cache(maxsize=1)
+def _load_encoder() -> Any:
     from .minilm import MiniLMEncoder
 
     folder = model_dir()
@@ -190,8 +198,13 @@ class Batcher:
                 start += len(texts)
 
 
-@lru_cache(maxsize=1)
 def _batcher() -> Batcher:
+    with _LOADING:
+        return _the_batcher()
+
+
+@lru_cache(maxsize=1)
+def _the_batcher() -> Batcher:
     return Batcher()
 
 

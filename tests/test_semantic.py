@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -263,3 +265,34 @@ def test_a_title_line_does_not_speak_for_its_passage(tmp_path: Path) -> None:
     answer = Engine.open(tmp_path / "wiki", WIKI).ask("Which actor played Chuck Yeager in the movie?")
     assert answer.answered, answer.reason
     assert first_rank(answer, "played by Sam Shepard") == 1
+
+
+WARM_CHECK = """
+import sys
+from pathlib import Path
+from index import Engine, semantic
+from index.answer import background
+engine = Engine.open(Path(sys.argv[1]))
+assert semantic._load_encoder.cache_info().currsize == 0, "opening an index should not load the model"
+if sys.argv[2] == "warm":
+    engine.warm()
+loaded = semantic._load_encoder.cache_info().misses
+engine.ask("When did the fighting erupt?")
+print(loaded, semantic._load_encoder.cache_info().misses, background.cache_info().misses)
+"""
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("warm", "1 1 1"), ("cold", "0 1 1")])
+def test_warming_up_leaves_the_first_question_nothing_to_load(tmp_path: Path, mode: str, expected: str) -> None:
+    """What the bot and the console do at start (bot/runtime.py warm_up): the first answer waits for no model load."""
+    Engine.open(tmp_path / "index", [ARTICLE])
+    run = subprocess.run(
+        [sys.executable, "-c", WARM_CHECK, str(tmp_path / "index"), mode],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == expected.split()

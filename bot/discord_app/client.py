@@ -22,6 +22,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.runtime import warm_up
 from bot.settings import Settings
 from index import Engine
 
@@ -299,4 +300,5 @@ def run_discord(settings: Settings, engine: Engine) -> int:
     except ValueError as err:
         log.error("%s", err)
         return EXIT_CONFIG
+    warm_up(engine)
     return asyncio.run(supervise(settings, engine, token))

@@ -61,6 +61,7 @@ class Concept:
     weight: float  # how much of the question's meaning it carries
     name: bool  # written as a proper name (capitalised mid-question, or an acronym)
     related: tuple[str, ...] = ()  # index terms of words that mean nearly the same (not written in the text)
+    framing: bool = False  # frames the question ("tell me about", "what happened"): searched, never required
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +79,14 @@ class Query:
 FRAMING = frozenset(
     """say said tell told think know happen mean mani much thing kind actual realli anyth someth someon
     anyon get got take took give gave come came go went make made use like ever still way lot stuff
-    find explain describ detail inform question answer exact whi anyway els name""".split()
+    find explain describ detail inform question answer exact whi anyway els name mention involv""".split()
 )
 FRAMING_FACTOR = 0.25
 # Stems of words that name the kind of answer wanted ("publish date"), not what the question is about.
 ANSWER_KINDS = frozenset("date time year day month number amount place reason".split())
 Located = tuple[int, int, str]  # a question term's start and end in the document, and the term
 RELATED_LIMIT = 2  # related words per question word
+DOCUMENT_ASK_WEIGHT = 5.0  # "what is the article about": as much as a fairly rare word ("washington")
 NO_BLEND = semantic.Blend()
 VARIANT_MIN = 4
 DEMONYM_SUFFIXES = ("n", "an", "ian", "i", "ns", "ans", "is")
@@ -142,7 +144,13 @@ def parse(
             alternatives += _spelled_out(word, snapshot, tokenizer, alternatives)
         alternatives += [t for t in roles.triggered(word, term) if t not in alternatives]
         name = caps_informative and _looks_like_name(word, first)
-        concepts[term] = Concept(word, tuple(alternatives), _weight(term, snapshot, bg), name)
+        concepts[term] = Concept(word, tuple(alternatives), _weight(term, snapshot, bg), name, framing=term in FRAMING)
+    for word, role, asking in roles.document_asks(question):
+        said = {w.casefold() for w, _, _ in tokenizer.words_with_position(asking)}
+        for key, c in concepts.items():
+            if not c.name and not c.framing and c.word.casefold() in said:
+                concepts[key] = dataclasses.replace(c, weight=c.weight * FRAMING_FACTOR, framing=True)
+        concepts.setdefault(role, Concept(word, (role,), DOCUMENT_ASK_WEIGHT, False))
     meaning = snapshot.embeddings is not None and semantic.available()
     keys = _to_relate(concepts, snapshot) if meaning and config.related_min <= 1 else []
     embedded = question if meaning and blend.meaning > 0 else None
@@ -442,9 +450,12 @@ def found(snapshot: Snapshot, concept: Concept, pid: int) -> bool:
 
 
 def coverage(snapshot: Snapshot, concepts: Sequence[Concept], pid: int) -> float:
-    """Share of the concepts' weight that passage ``pid`` contains (a related word counts in full)."""
+    """Share of the concepts' weight that passage ``pid`` contains (a related word counts in full).
+
+    A framing word counts as held wherever it is: "tell me about Aliyev" asks only for Aliyev.
+    """
     total = sum(c.weight for c in concepts)
-    held = sum(c.weight for c in concepts if found(snapshot, c, pid))
+    held = sum(c.weight for c in concepts if c.framing or found(snapshot, c, pid))
     return held / total if total else 0.0
 
 
@@ -496,7 +507,10 @@ def _dominant(concepts: Sequence[Concept], unknown: Sequence[Concept], config: A
     return [
         c
         for c in unknown
-        if not c.name and c.terms[0] not in ANSWER_KINDS and total and c.weight >= config.dominant_share * total
+        if not (c.name or c.framing)
+        and c.terms[0] not in ANSWER_KINDS
+        and total
+        and c.weight >= config.dominant_share * total
     ]
 
 
@@ -540,7 +554,7 @@ def answer(
     unknown = [c for c in query.concepts if not any(t in index.vocab for t in c.terms + c.related) and c.weight > 0]
     declining = [c for c in unknown if c.name] + _dominant(query.concepts, unknown, config)  # missing: not covered
     focus_missing = query.focus is not None and not any(found(snapshot, query.focus, pid) for pid, _ in matched)
-    if focus_missing and query.focus is not None:
+    if focus_missing and query.focus is not None and query.focus not in declining:  # "capital": dominant and focus
         declining.append(query.focus)
     answered = bool(matched) and not declining and covered(snapshot, tokenizer, query, [p for p, _ in matched], config)
     if not answered:

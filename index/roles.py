@@ -67,6 +67,18 @@ _ASKS_CREDIT = re.compile(
     r"\bwho (?:took|shot|snapped|made|captured)\b|\btaken by\b|\bcredit(?:s|ed)?\b|\bcourtesy\b|\bagency\b",
     re.IGNORECASE,
 )
+_DOCUMENT = r"(?:article|story|text|piece|report|document|news|page)"
+# Questions about the whole document that name no subject: its gist is in the title (and subtitle).
+_ASKS_SUMMARY = re.compile(
+    r"\bsummar(?:y|ies|i[sz]e)\b|\bgist\b|\boverview\b|\btl;?dr\b|\bin a nutshell\b|"
+    r"\b(?:main|key) (?:points?|ideas?|topics?|takeaways?)\b|"
+    rf"\bwhat(?:'s|\u2019s|\s+is|\s+was)\s+(?:(?:this|the|that)\s+(?:[\w-]+\s+)?{_DOCUMENT}|this|it|that)"
+    r"\s+(?:all\s+)?about\b|"
+    rf"\bwhat\s+(?:is|was)\s+(?:this|the)\s+{_DOCUMENT}\s+(?:on|covering)\b|"
+    r"^\W*what(?:'s|\u2019s|\s+is|\s+was)?\s+(?:happened|happening|going on)\W*$",
+    re.IGNORECASE,
+)
+_ASKS_AUTHOR = re.compile(rf"\bwho\s+(?:wrote|authored|penned|reported)\s+(?:this|the|that)\s+{_DOCUMENT}\b", re.I)
 _PHOTO = re.compile(rf"\b{_PHOTO_WORD}\b|\bphotographers?\b", re.IGNORECASE)
 _ASKS_NTH_PHOTO = re.compile(rf"\b({'|'.join(_ORDINALS)})\s+{_PHOTO_WORD}\b", re.IGNORECASE)
 
@@ -215,6 +227,18 @@ def answer_types(text: str) -> list[str]:
     if not words.isdisjoint(_TIME_WORDS) or _CLOCK_OR_YEAR.search(text):
         found.append(TIME)
     return found
+
+
+def document_asks(question: str) -> list[tuple[str, str, str]]:
+    """What a question asks of the document as a whole: a word for it, the role term that answers, the asking words.
+
+    "What is this article about?" and "Summarize the story" ask for its gist, which its title (and
+    subtitle) state; "Who wrote this article?" asks for its byline, a metadata line. The asking
+    words ("summarize", "main points") say what is wanted, not what it is about.
+    """
+    asks = (("summary", TITLE, _ASKS_SUMMARY), ("author", META, _ASKS_AUTHOR))
+    found = ((word, role, pattern.search(question)) for word, role, pattern in asks)
+    return [(word, role, match.group(0)) for word, role, match in found if match]
 
 
 def photo_ordinals(question: str) -> list[str]:

@@ -449,13 +449,15 @@ def found(snapshot: Snapshot, concept: Concept, pid: int) -> bool:
     return any(contains(snapshot, t, pid) for t in concept.terms + concept.related)
 
 
-def coverage(snapshot: Snapshot, concepts: Sequence[Concept], pid: int) -> float:
+def coverage(snapshot: Snapshot, concepts: Sequence[Concept], pid: int, framing_held: bool = False) -> float:
     """Share of the concepts' weight that passage ``pid`` contains (a related word counts in full).
 
-    A framing word counts as held wherever it is: "tell me about Aliyev" asks only for Aliyev.
+    With ``framing_held`` a framing word counts as held wherever it is, as the not-covered rule
+    wants ("tell me about Aliyev" asks only for Aliyev); ranking counts it where it is written
+    ("What did they name the landing site?" prefers the passage that says "named").
     """
     total = sum(c.weight for c in concepts)
-    held = sum(c.weight for c in concepts if c.framing or found(snapshot, c, pid))
+    held = sum(c.weight for c in concepts if (framing_held and c.framing) or found(snapshot, c, pid))
     return held / total if total else 0.0
 
 
@@ -492,8 +494,8 @@ def covered(snapshot: Snapshot, tokenizer: Tokenizer, query: Query, pids: Sequen
     if names and len(content) < len(query.concepts):
         least = config.min_name_share * sum(c.weight for c in names)
         pids = [pid for pid in pids if sum(c.weight for c in names if _named(snapshot, tokenizer, c, pid)) >= least]
-    overall = max((coverage(snapshot, query.concepts, pid) for pid in pids), default=0.0)
-    rest = max((coverage(snapshot, content, pid) for pid in pids), default=0.0)
+    overall = max((coverage(snapshot, query.concepts, pid, framing_held=True) for pid in pids), default=0.0)
+    rest = max((coverage(snapshot, content, pid, framing_held=True) for pid in pids), default=0.0)
     return overall >= config.min_coverage and rest >= config.min_content_coverage
 
 

@@ -79,7 +79,8 @@ class Query:
 FRAMING = frozenset(
     """say said tell told think know happen mean mani much thing kind actual realli anyth someth someon
     anyon get got take took give gave come came go went make made use like ever still way lot stuff
-    find explain describ detail inform question answer exact whi anyway els name mention involv""".split()
+    find explain describ detail inform question answer exact whi anyway els name mention involv
+    posit stanc view opinion role reaction attitud""".split()
 )
 FRAMING_FACTOR = 0.25
 # Stems of words that name the kind of answer wanted ("publish date"), not what the question is about.

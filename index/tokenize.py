@@ -2,7 +2,8 @@
 
 Steps, each kept because the evaluation says it helps (README table): Unicode NFKC, case
 folding, accents folded, acronyms and thousands joined ("U.S." -> "us", "5,000" -> "5000"),
-hyphens and apostrophes split, English stopwords dropped, Snowball stemming (PyStemmer).
+hyphens and apostrophes split, English stopwords dropped (typed without the apostrophe too:
+"whos"), chat shorthand spelled out ("ppl"), Snowball stemming (PyStemmer).
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ STOPWORDS = frozenset(
     this those through to too under until up very was we were what when where which while who whom
     why will with would you your yours yourself yourselves s t d ll m re ve don isn aren wasn weren
     hasn haven hadn doesn didn won wouldn shan shouldn couldn mustn let shall may might must also""".split()
+) | frozenset(  # the same words as typed in chat, without the apostrophe or spelled short
+    """whats whos wheres whens hows whys thats theres im ive youre theyre dont didnt doesnt isnt arent
+    wasnt werent hasnt havent hadnt shouldnt couldnt wouldnt wat wut abt pls plz thx cuz coz b4""".split()
 )
+# Chat shorthand for words that carry meaning: "how many ppl died" asks about people.
+SHORTHAND = {"ppl": "people", "govt": "government", "yrs": "years", "hrs": "hours", "mins": "minutes"}
 # Acronyms with dots (U.S., a.m.), numbers with thousands separators, then runs of letters/digits.
 _TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|\d{1,3}(?:,\d{3})+(?![\d,])|[^\W_]+", re.UNICODE)
 _STRIP = re.compile(r"[.,]")
@@ -39,7 +45,7 @@ class TokenizerConfig:
     stem: bool = True
     stopwords: bool = True
     fold_accents: bool = True
-    version: int = 1
+    version: int = 2  # 2: chat shorthand ("whos", "ppl")
 
 
 class Tokenizer:
@@ -68,6 +74,7 @@ class Tokenizer:
     def _term(self, word: str) -> str:
         """Stem one word (cached: text repeats its words)."""
         bare = _bare(word)
+        bare = SHORTHAND.get(bare, bare)
         stemmed = self._stemmer.stemWord(bare) if self._stemmer else bare
         if len(self._cache) < 1_000_000:
             self._cache[word] = stemmed

@@ -228,12 +228,15 @@ def test_questions_about_the_whole_article_get_its_headline_or_byline(
         ("tell me about Aliyev", "Ilham Aliyev said in a televised address"),
         ("What happened on Monday?", "came into force at 8 a.m. local time on Monday"),
         ("Which people are mentioned as killed?", "974 of its military personnel"),
+        ("What is Turkey's position?", "we see the need for goal-oriented talks"),  # not "the position of"
+        ("whos aliyev", "Ilham Aliyev said in a televised address"),  # typed in chat, no apostrophe
+        ("how many ppl died", "5,000 people might have been killed"),
     ],
 )
 def test_words_that_only_frame_a_question_are_never_required(
     article_engine: Engine, question: str, expected: str
 ) -> None:
-    """ "tell", "happened" and "mentioned" are not in the article; what the question is about is."""
+    """ "tell", "happened", "mentioned", "position", "whos" are not in the article; what the question is about is."""
     answer = article_engine.ask(question)
     assert answer.answered, answer.reason
     assert first_rank(answer, expected) is not None

@@ -22,6 +22,7 @@ TOKENIZE = Tokenizer()
         ("\u201cAl\u00edyev\u201d", ["aliyev"]),
         ("\ufb01re", ["fire"]),
         ("What is it?", []),
+        ("whos aliyev, how many ppl died", ["aliyev", "mani", "peopl", "die"]),
     ],
     ids=[
         "acronym-hyphen",
@@ -32,6 +33,7 @@ TOKENIZE = Tokenizer()
         "accents-quotes",
         "ligature",
         "stopwords",
+        "chat-shorthand",
     ],
 )
 def test_terms(text: str, terms: list[str]) -> None:

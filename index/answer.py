@@ -80,7 +80,7 @@ FRAMING = frozenset(
     """say said tell told think know happen mean mani much thing kind actual realli anyth someth someon
     anyon get got take took give gave come came go went make made use like ever still way lot stuff
     find explain describ detail inform question answer exact whi anyway els name mention involv
-    posit stanc view opinion role reaction attitud""".split()
+    posit stanc view opinion role reaction attitud hey hi hello pleas thank okay bot""".split()
 )
 FRAMING_FACTOR = 0.25
 # Stems of words that name the kind of answer wanted ("publish date"), not what the question is about.
@@ -253,12 +253,14 @@ def _unlike_forms(concept: Concept, vector: npt.NDArray[np.float32], snapshot: S
     return {t for t, form in stored.items() if form is not None and float(form @ vector) < VARIANT_MIN_COSINE}
 
 
+# What may come before the question proper: "hello, what is the capital of France?"
+_LEAD = r"^\W*(?:(?:hi|hey|hello|ok|okay|so|and|but|well|please|thanks|thank\s+you|bot)\b\W*)*"
 _FOCUS = (
     re.compile(
-        r"^\W*(?:what|who)(?:'s|\u2019s|\s+(?:is|was|are|were))\s+(the\s+|a\s+|an\s+)?([\w-]+)\s+(?:of|in|for)\b",
+        _LEAD + r"(?:what|who)(?:'s|\u2019s|\s+(?:is|was|are|were))\s+(the\s+|a\s+|an\s+)?([\w-]+)\s+(?:of|in|for)\b",
         re.I,
     ),
-    re.compile(r"^\W*what(?:'s|\u2019s|\s+(?:is|was|are|were))\s+[\w-]+(?:'s|\u2019s)\s+()([\w-]+)", re.I),
+    re.compile(_LEAD + r"what(?:'s|\u2019s|\s+(?:is|was|are|were))\s+[\w-]+(?:'s|\u2019s)\s+()([\w-]+)", re.I),
 )
 _VERB_FORM = re.compile(r"(?:ed|en|wn|ing)$", re.I)  # "Who is credited for": a verb, not the thing asked for
 
@@ -567,7 +569,8 @@ def answer(
         for rank, (pid, score) in enumerate(matched, 1)
     )
     missing = tuple(c.word for c in unknown)
-    reason = None if answered else _reason(snapshot, query, declining or unknown, bool(matched))
+    said = declining or [c for c in unknown if not c.framing] or unknown  # "death", "toll"; not "know"
+    reason = None if answered else _reason(snapshot, query, said, bool(matched))
     fixes = tuple((typed, _as_written(snapshot, tokenizer, term, hits)) for typed, term in query.corrections)
     return Answer(question, answered, reason, hits, query.terms, missing, fixes)
 

@@ -29,7 +29,7 @@ STOPWORDS = frozenset(
     hasn haven hadn doesn didn won wouldn shan shouldn couldn mustn let shall may might must also""".split()
 ) | frozenset(  # the same words as typed in chat, without the apostrophe or spelled short
     """whats whos wheres whens hows whys thats theres im ive youre theyre dont didnt doesnt isnt arent
-    wasnt werent hasnt havent hadnt shouldnt couldnt wouldnt wat wut abt pls plz thx cuz coz b4""".split()
+    wasnt werent hasnt havent hadnt shouldnt couldnt wouldnt wat wut abt pls plz thx cuz coz b4 u""".split()
 )
 # Chat shorthand for words that carry meaning: "how many ppl died" asks about people.
 SHORTHAND = {"ppl": "people", "govt": "government", "yrs": "years", "hrs": "hours", "mins": "minutes"}

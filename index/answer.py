@@ -146,12 +146,12 @@ def parse(
         alternatives += [t for t in roles.triggered(word, term) if t not in alternatives]
         name = caps_informative and _looks_like_name(word, first)
         concepts[term] = Concept(word, tuple(alternatives), _weight(term, snapshot, bg), name, framing=term in FRAMING)
-    for word, role, asking in roles.document_asks(question):
+    for word, role_terms, asking in roles.document_asks(question):
         said = {w.casefold() for w, _, _ in tokenizer.words_with_position(asking)}
         for key, c in concepts.items():
             if not c.name and not c.framing and c.word.casefold() in said:
                 concepts[key] = dataclasses.replace(c, weight=c.weight * FRAMING_FACTOR, framing=True)
-        concepts.setdefault(role, Concept(word, (role,), DOCUMENT_ASK_WEIGHT, False))
+        concepts.setdefault(role_terms[0], Concept(word, role_terms, DOCUMENT_ASK_WEIGHT, False))
     meaning = snapshot.embeddings is not None and semantic.available()
     keys = _to_relate(concepts, snapshot) if meaning and config.related_min <= 1 else []
     embedded = question if meaning and blend.meaning > 0 else None

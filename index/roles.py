@@ -19,6 +19,7 @@ from .types import Passage, Sentence
 
 TITLE, META, CAPTION = "\u27e8title\u27e9", "\u27e8meta\u27e9", "\u27e8caption\u27e9"
 CREDIT, SUBTITLE, HEADING = "\u27e8credit\u27e9", "\u27e8subtitle\u27e9", "\u27e8heading\u27e9"
+LEAD = "\u27e8lead\u27e9"
 SUBTITLE_MAX_WORDS = 30  # a second paragraph this short, right under the title, is its subtitle
 HEADING_MAX_WORDS = 12  # a one-line paragraph this short, without a full stop, heads the section below it
 NUMBER, TIME = "\u27e8number\u27e9", "\u27e8time\u27e9"
@@ -120,6 +121,32 @@ def caption_ordinals(passages: Sequence[Passage], texts: Sequence[str]) -> list[
         last = count and seen[passage.doc] == totals[passage.doc]
         places.append([*terms, nth_caption(0)] if last else terms)
     return places
+
+
+def leads(passages: Sequence[Passage], texts: Sequence[str]) -> list[bool]:
+    """Whether each passage holds its document's lead: the first paragraph of running text.
+
+    News and encyclopedia writing state the gist there ("What is this article about?"), below the
+    title, subtitle, metadata lines, captions and headings.
+    """
+    seen: set[int] = set()
+    found = []
+    for passage in passages:
+        lead = passage.doc not in seen and _runs_text(texts[passage.doc], passage.sentences)
+        if lead:
+            seen.add(passage.doc)
+        found.append(lead)
+    return found
+
+
+def _runs_text(text: str, sentences: Sequence[Sentence]) -> bool:
+    """Whether any of a passage's sentences is running text: no title, subtitle, heading, metadata or caption."""
+    apart = set(subtitle(text, sentences)) | set(headings(text, sentences))
+    apart |= {i for group in caption_groups(text, sentences) for i in group}
+    return any(
+        s.paragraph > 1 and i not in apart and not _META_LINE.match(text[s.start : s.end])
+        for i, s in enumerate(sentences)
+    )
 
 
 def is_nth_caption(term: str) -> bool:
@@ -229,16 +256,16 @@ def answer_types(text: str) -> list[str]:
     return found
 
 
-def document_asks(question: str) -> list[tuple[str, str, str]]:
-    """What a question asks of the document as a whole: a word for it, the role term that answers, the asking words.
+def document_asks(question: str) -> list[tuple[str, tuple[str, ...], str]]:
+    """What a question asks of the document as a whole: a word for it, the role terms that answer, the asking words.
 
-    "What is this article about?" and "Summarize the story" ask for its gist, which its title (and
-    subtitle) state; "Who wrote this article?" asks for its byline, a metadata line. The asking
+    "What is this article about?" and "Summarize the story" ask for its gist, which its title,
+    subtitle and lead state; "Who wrote this article?" asks for its byline, a metadata line. The asking
     words ("summarize", "main points") say what is wanted, not what it is about.
     """
-    asks = (("summary", TITLE, _ASKS_SUMMARY), ("author", META, _ASKS_AUTHOR))
-    found = ((word, role, pattern.search(question)) for word, role, pattern in asks)
-    return [(word, role, match.group(0)) for word, role, match in found if match]
+    asks = (("summary", (TITLE, LEAD), _ASKS_SUMMARY), ("author", (META,), _ASKS_AUTHOR))
+    found = ((word, terms, pattern.search(question)) for word, terms, pattern in asks)
+    return [(word, terms, match.group(0)) for word, terms, match in found if match]
 
 
 def photo_ordinals(question: str) -> list[str]:

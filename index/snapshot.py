@@ -18,7 +18,7 @@ import numpy.typing as npt
 from . import bm25, bulk, semantic
 from .chunking import ChunkConfig, chunk
 from .errors import DocumentError, IndexCorruptError
-from .roles import caption_ordinals, roles
+from .roles import LEAD, caption_ordinals, leads, roles
 from .store import Generation, encode_array, encode_json, load_array
 from .tokenize import Tokenizer, TokenizerConfig
 from .types import Document, Passage, Sentence
@@ -27,8 +27,8 @@ I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
 # Bump when chunking, tokenizing or role terms change what an index holds: old indexes rebuild.
 TITLE_MAX_WORDS = 12
-PIPELINE_VERSION = 11  # 6: titles of 12 words at most; 7: sentence embeddings; 8: nth caption; 9: credit; 10: subtitle;
-# 11: section headings
+PIPELINE_VERSION = 12  # 6: titles of 12 words at most; 7: sentence embeddings; 8: nth caption; 9: credit; 10: subtitle;
+# 11: section headings; 12: the lead
 PASSAGE_COLUMNS = ("p_doc", "p_start", "p_end", "p_para", "p_para_end", "p_sent")
 SENTENCE_COLUMNS = ("s_para", "s_num", "s_start", "s_end")
 BM25_ARRAYS = ("doc_len", "idf", "indptr", "doc_ids", "tf", "const", "bound", "scale", "impact")
@@ -108,10 +108,11 @@ def build_files(
     # index it is on every passage and says nothing, and a long first line is a paragraph, not a title.
     with_titles = params.chunk.title_terms and len(documents) > 1
     titles = [tokenizer(d.title or "") if with_titles and _is_title(d.title) else [] for d in documents]
-    places = caption_ordinals(passages, [d.text for d in documents])
+    full = [d.text for d in documents]
+    places = caption_ordinals(passages, full)
     extra = [
-        roles(p, documents[p.doc].text) + place + (titles[p.doc] if p.paragraph > 1 else [])
-        for p, place in zip(passages, places, strict=True)
+        roles(p, full[p.doc]) + place + [LEAD] * lead + (titles[p.doc] if p.paragraph > 1 else [])
+        for p, place, lead in zip(passages, places, leads(passages, full), strict=True)
     ]
     try:  # the same terms as tokenizer(p.text) + extra, tokenized in bulk (both cores for big inputs)
         index = bulk.build([p.text for p in passages], params.bm25, params.tokenizer, extra=extra, total=len(extra))

@@ -201,25 +201,22 @@ def test_a_paraphrase_holding_a_fifth_of_its_other_words_is_answered(article_eng
 
 
 TITLE = "U.S.-backed truce between Armenia, Azerbaijan crumbles as Nagorno-Karabakh fighting resumes"
+LEAD = "A U.S.-backed ceasefire in Nagorno-Karabakh was in jeopardy on Monday"  # below the photo's caption
 
 
 @pytest.mark.parametrize(
-    ("question", "marked"),
-    [
-        ("What is this article about?", TITLE),
-        ("Summarize the article", TITLE),
-        ("What happened?", TITLE),
-        ("What are the main points?", TITLE),
-        ("Who wrote this article?", "Posted: October 26, 2020"),
-    ],
+    "question", ["What is this article about?", "Summarize the article", "What happened?", "What are the main points?"]
 )
-def test_questions_about_the_whole_article_get_its_headline_or_byline(
-    article_engine: Engine, question: str, marked: str
-) -> None:
-    """No word of these is in the text: the headline states what it is about, the metadata who and when."""
+def test_what_the_article_is_about_is_its_headline_and_lead(article_engine: Engine, question: str) -> None:
+    """No word of these is in the text: the headline and the first paragraph of running text state the gist."""
     answer = article_engine.ask(question)
     assert answer.answered, answer.reason
-    assert answer.hits[0].sentence == marked
+    assert {h.sentence[:30] for h in answer.hits[:2]} == {TITLE[:30], LEAD[:30]}
+
+
+def test_who_wrote_the_article_is_its_metadata(article_engine: Engine) -> None:
+    answer = article_engine.ask("Who wrote this article?")
+    assert answer.answered and answer.hits[0].sentence == "Posted: October 26, 2020"
 
 
 @pytest.mark.parametrize(

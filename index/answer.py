@@ -623,6 +623,8 @@ def _as_written(snapshot: Snapshot, tokenizer: Tokenizer, term: str, hits: Seque
 def _reason(snapshot: Snapshot, query: Query, missing: Sequence[Concept], any_match: bool) -> str:
     """Why the text does not answer, in the reader's words."""
     what = "the indexed texts" if len(snapshot.documents) > 1 else "the article"
+    if all(c.framing for c in query.concepts):  # "hi", "thanks", "tell me something"
+        return f"That asks nothing about {what}: ask about a person, a place or an event in it."
     if not any_match:
         return f"None of the question's words ({_join([c.word for c in query.concepts])}) appear in {what}."
     if missing:

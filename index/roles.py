@@ -123,6 +123,15 @@ def caption_ordinals(passages: Sequence[Passage], texts: Sequence[str]) -> list[
     return places
 
 
+def passage_roles(passages: Sequence[Passage], texts: Sequence[str]) -> list[list[str]]:
+    """Every passage's role terms, as indexed: its roles, its captions' places, whether it is its document's lead."""
+    places = caption_ordinals(passages, texts)
+    return [
+        roles(p, texts[p.doc]) + place + ([LEAD] if lead else [])
+        for p, place, lead in zip(passages, places, leads(passages, texts), strict=True)
+    ]
+
+
 def leads(passages: Sequence[Passage], texts: Sequence[str]) -> list[bool]:
     """Whether each passage holds its document's lead: the first paragraph of running text.
 

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from . import bm25, bulk, semantic
 from .chunking import ChunkConfig, chunk
 from .errors import DocumentError, IndexCorruptError
-from .roles import LEAD, caption_ordinals, leads, roles
+from .roles import passage_roles
 from .store import Generation, encode_array, encode_json, load_array
 from .tokenize import Tokenizer, TokenizerConfig
 from .types import Document, Passage, Sentence
@@ -108,12 +108,8 @@ def build_files(
     # index it is on every passage and says nothing, and a long first line is a paragraph, not a title.
     with_titles = params.chunk.title_terms and len(documents) > 1
     titles = [tokenizer(d.title or "") if with_titles and _is_title(d.title) else [] for d in documents]
-    full = [d.text for d in documents]
-    places = caption_ordinals(passages, full)
-    extra = [
-        roles(p, full[p.doc]) + place + [LEAD] * lead + (titles[p.doc] if p.paragraph > 1 else [])
-        for p, place, lead in zip(passages, places, leads(passages, full), strict=True)
-    ]
+    found = passage_roles(passages, [d.text for d in documents])
+    extra = [terms + (titles[p.doc] if p.paragraph > 1 else []) for p, terms in zip(passages, found, strict=True)]
     try:  # the same terms as tokenizer(p.text) + extra, tokenized in bulk (both cores for big inputs)
         index = bulk.build([p.text for p in passages], params.bm25, params.tokenizer, extra=extra, total=len(extra))
     except bm25.NoTermsError:

@@ -22,7 +22,7 @@ from index import EngineConfig, bm25, bulk
 from index.bm25 import Bm25Index, Bm25Params
 from index.chunking import chunk
 from index.documents import read_document
-from index.roles import caption_ordinals, roles
+from index.roles import passage_roles
 from index.tokenize import Tokenizer, TokenizerConfig
 from tests.bm25_reference import VARIANTS, corpus_texts, questions, reference
 from tests.conftest import ARTICLE, stored_snapshot
@@ -102,9 +102,9 @@ def _article_index(params: Bm25Params, tmp: Path) -> tuple[Bm25Index, list[list[
     snapshot = stored_snapshot([document], tmp, index_params, [str(ARTICLE)])
     tokenizer = Tokenizer(index_params.tokenizer)
     passages = chunk(document.text, 0, index_params.chunk)
-    places = caption_ordinals(passages, [document.text])
-    # what build_files indexes: the words, the role terms and the captions' places
-    tokens = [tokenizer(p.text) + roles(p, document.text) + place for p, place in zip(passages, places, strict=True)]
+    # what build_files indexes: the words and the role terms (one document: no title terms)
+    found = passage_roles(passages, [document.text])
+    tokens = [tokenizer(p.text) + terms for p, terms in zip(passages, found, strict=True)]
     return snapshot.index, tokens
 
 

@@ -241,6 +241,13 @@ def test_words_that_only_frame_a_question_are_never_required(
     assert first_rank(answer, expected) is not None
 
 
+@pytest.mark.parametrize("question", ["hi", "thanks!", "hey bot", "tell me something"])
+def test_a_message_that_asks_nothing_is_told_what_to_ask(article_engine: Engine, question: str) -> None:
+    answer = article_engine.ask(question)
+    assert not answer.answered and not answer.hits
+    assert answer.reason == "That asks nothing about the article: ask about a person, a place or an event in it."
+
+
 def test_the_document_a_summary_question_names_is_the_one_summarised(tmp_path: Path) -> None:
     for name, text in (
         ("hobart.txt", "Hobart\n\nHobart is the capital of Tasmania, on the River Derwent, with a deep port.\n"),

@@ -206,7 +206,7 @@ def chat(settings: Settings, k: int | None, index_dir: Path | None) -> None:
 
     \b
     Type a question and press Enter; /k N changes the number of passages, /about lists the
-    documents, /quit (or Ctrl-D) leaves.
+    documents, /help lists these, /quit (or Ctrl-D) leaves.
     Example:
       python run_bot.py chat
     """
@@ -223,15 +223,22 @@ def chat(settings: Settings, k: int | None, index_dir: Path | None) -> None:
             k = _chat_turn(engine, console, line, k)
 
 
+CHAT_HELP = "Type a question about the text. /k N: passages per answer (1-50); /about: the documents; /quit: leave."
+
+
 def _chat_turn(engine: Engine, console: Console, line: str, k: int) -> int:
     """Handle one line of the console; returns the (possibly changed) number of results."""
-    if line.startswith("/k"):
+    command = line.split()[0] if line.startswith("/") else None
+    if command is not None and (command == "/k" or (command.startswith("/k") and command[2:].isdigit())):
         value = line[2:].strip()
         if value.isdigit() and 1 <= int(value) <= 50:
             return int(value)
         console.print("usage: /k N (1-50)")
-    elif line == "/about":
+    elif command == "/about":
         view.render_info(console, engine.info())
+    elif command is not None:
+        unknown = "" if command in ("/help", "/?") else f"No command {command}. "
+        console.print(f"{unknown}{CHAT_HELP} Now {k} passages per answer.", highlight=False, markup=False)
     else:
         try:
             view.render_answer(console, engine.ask(line, k))

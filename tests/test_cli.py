@@ -172,6 +172,14 @@ def test_chat_answers_typed_questions_until_quit(cli_index: Path) -> None:
     assert "erupted on Sept. 27" in result.stdout and "meet again in Geneva" in result.stdout
 
 
+def test_chat_explains_its_commands_and_refuses_unknown_ones(cli_index: Path) -> None:
+    result = run_cli("chat", "--index", str(cli_index), stdin="/help\n/k 2\n/kk\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("/k N: passages per answer") == 2
+    assert "Now 3 passages per answer" in result.stdout and "No command /kk." in result.stdout
+    assert "Now 2 passages per answer" in result.stdout
+
+
 def test_no_token_opens_the_console_with_a_one_line_hint(cli_index: Path) -> None:
     result = run_cli(stdin="Geneva\n", env={"INDEX_DIR": str(cli_index)})
     assert result.returncode == 0, result.stderr

@@ -146,12 +146,7 @@ def parse(
         alternatives += [t for t in roles.triggered(word, term) if t not in alternatives]
         name = caps_informative and _looks_like_name(word, first)
         concepts[term] = Concept(word, tuple(alternatives), _weight(term, snapshot, bg), name, framing=term in FRAMING)
-    for word, role_terms, asking in roles.document_asks(question):
-        said = {w.casefold() for w, _, _ in tokenizer.words_with_position(asking)}
-        for key, c in concepts.items():
-            if not c.name and not c.framing and c.word.casefold() in said:
-                concepts[key] = dataclasses.replace(c, weight=c.weight * FRAMING_FACTOR, framing=True)
-        concepts.setdefault(role_terms[0], Concept(word, role_terms, DOCUMENT_ASK_WEIGHT, False))
+    _ask_of_the_document(question, concepts, tokenizer)
     meaning = snapshot.embeddings is not None and semantic.available()
     keys = _to_relate(concepts, snapshot) if meaning and config.related_min <= 1 else []
     embedded = question if meaning and blend.meaning > 0 else None
@@ -161,6 +156,20 @@ def parse(
     terms = tuple(dict.fromkeys([t for c in ordered for t in c.terms + c.related] + wanted))
     focus = _focus(question, tokenizer, concepts)
     return Query(tuple(ordered), focus, terms, tuple(corrections), vector)
+
+
+def _ask_of_the_document(question: str, concepts: dict[str, Concept], tokenizer: Tokenizer) -> None:
+    """Add the role a question about the whole document asks for; its asking words only frame it.
+
+    "Summarize the article" asks for the title and the lead, not for a passage that says
+    "summarize"; without this, "summarize" (a word no text uses) declined the question.
+    """
+    for word, role_terms, asking in roles.document_asks(question):
+        said = {w.casefold() for w, _, _ in tokenizer.words_with_position(asking)}
+        for key, c in concepts.items():
+            if not c.name and not c.framing and c.word.casefold() in said:
+                concepts[key] = dataclasses.replace(c, weight=c.weight * FRAMING_FACTOR, framing=True)
+        concepts.setdefault(role_terms[0], Concept(word, role_terms, DOCUMENT_ASK_WEIGHT, False))
 
 
 def _embed_and_relate(

@@ -261,6 +261,16 @@ def test_mention_is_answered_in_reply_and_everyone_is_ignored(fake: FakeDiscord,
     assert not {everyone["id"], here["id"], role["id"]} & referenced
 
 
+def test_a_bare_mention_suggests_a_question_that_is_answered(fake: FakeDiscord, bot: BotProcess) -> None:
+    """The example in the help works on any text: the headline and the lead answer it."""
+    hint = reply_to(fake, fake.user_message(p.mention(p.BOT_USER), new_user()))
+    example = re.search(r"\*(.+\?)\*", hint["content"])
+    assert not hint["embeds"] and example, hint["content"]
+    reply = reply_to(fake, fake.user_message(f"{p.mention(p.BOT_USER)} {example.group(1)}", new_user()))
+    quoted = plain(only_embed(reply)["description"])
+    assert "ceasefire in Nagorno-Karabakh was in jeopardy" in quoted or "truce between Armenia" in quoted[:80]
+
+
 def test_mention_with_nickname_syntax_in_a_thread_is_answered(fake: FakeDiscord, bot: BotProcess) -> None:
     question = fake.user_message(f"<@!{p.BOT_USER_ID}> When did the fighting erupt?", new_user(), thread=True)
     reply = reply_to(fake, question)

@@ -18,7 +18,7 @@ from .state import AppState
 log = logging.getLogger(__name__)
 
 NO_TEXT = "That message has no text to check against the article."
-MENTION_HELP = "Ask me something about the article after the mention, for example: *Who brokered the ceasefire?*"
+MENTION_HELP = "Ask me something about the article after the mention, for example: *What is this article about?*"
 
 
 def mention_pattern(bot_id: int) -> re.Pattern[str]:

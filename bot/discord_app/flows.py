@@ -33,7 +33,7 @@ ARRIVAL = "arrival"  # key in Interaction.extras: (age in seconds when admitted,
 ACK_BUDGET = 1.0  # seconds of work before we defer; Discord allows 3 s for the first response
 
 BUSY = "I'm answering a lot of questions right now; please try again in a moment."
-EMPTY = "Ask me something about the article, for example: *Who brokered the ceasefire?*"
+EMPTY = "Ask me something about the article, for example: *What is this article about?*"
 UNEXPECTED = "Something went wrong on my side while answering; it has been logged. Please try again."
 RESTARTING = "I'm restarting right now; please try again in a moment."
 

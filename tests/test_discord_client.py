@@ -30,7 +30,7 @@ from bot.discord_app.answering import (
 from bot.discord_app.ask_cog import AskCog, addressed_to_bot, question_from_target, question_in_text
 from bot.discord_app.client import Backoff, failure_exit, is_sharded, shard_options
 from bot.discord_app.errors import NEED_MANAGE, NOT_HERE, error_text
-from bot.discord_app.flows import Page, off_loop
+from bot.discord_app.flows import Page, clean_question, off_loop
 from bot.discord_app.render import QUESTION_MAX
 from bot.discord_app.state import state_of
 from bot.settings import Settings
@@ -185,6 +185,13 @@ def test_which_messages_are_questions(content: str, mentioned: list[int], in_dm:
 
 def test_the_question_is_the_text_without_the_bot_mentions() -> None:
     assert question_in_text(f"<@{BOT_ID}> who won? <@!{BOT_ID}>", BOT_ID) == "who won?"
+
+
+def test_client_markup_is_not_part_of_the_question() -> None:
+    """Custom emoji, timestamps, other mentions and command links are what clients write, not words."""
+    raw = "<@123> who is <a:wave:42> Aliyev <:thinking:987654321>\n<t:1603670400:R> <#77> <@&9> </ask:555>?"
+    assert clean_question(raw) == "who is Aliyev ?"
+    assert clean_question("<:pepe:1>") == ""  # nothing left: the bot asks for a question
 
 
 def test_a_long_message_is_cut_to_a_question_at_a_word_boundary() -> None:

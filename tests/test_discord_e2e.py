@@ -271,6 +271,12 @@ def test_a_bare_mention_suggests_a_question_that_is_answered(fake: FakeDiscord, 
     assert "ceasefire in Nagorno-Karabakh was in jeopardy" in quoted or "truce between Armenia" in quoted[:80]
 
 
+def test_a_mention_with_custom_emoji_and_a_timestamp_is_answered(fake: FakeDiscord, bot: BotProcess) -> None:
+    text = f"{p.mention(p.BOT_USER)} when did the fighting erupt? <:thinking:987654321098765432> <t:1603670400:R>"
+    reply = reply_to(fake, fake.user_message(text, new_user()))
+    assert "Sept. 27" in only_embed(reply)["description"]
+
+
 def test_mention_with_nickname_syntax_in_a_thread_is_answered(fake: FakeDiscord, bot: BotProcess) -> None:
     question = fake.user_message(f"<@!{p.BOT_USER_ID}> When did the fighting erupt?", new_user(), thread=True)
     reply = reply_to(fake, question)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,9 +54,14 @@ def engine_error_text(err: EngineError, action: str = "search that") -> str:
     return render.message(f"Sorry, I couldn't {action}: {escape_markdown(str(err))}")
 
 
+# What Discord clients write for mentions of people, roles and channels, custom emoji, timestamps
+# and command links: markup, not words of the question ("<:thinking:9876>" would be searched).
+_CLIENT_MARKUP = re.compile(r"<(?:@[!&]?\d+|#\d+|a?:\w+:\d+|t:-?\d+(?::[tTdDfFR])?|/[\w -]+:\d+)>")
+
+
 def clean_question(text: str) -> str:
-    """The question as searched and echoed: cleaned of controls and surrounding blanks."""
-    return clean_text(text).strip()
+    """The question as searched and echoed: without client markup, controls and surrounding blanks."""
+    return " ".join(_CLIENT_MARKUP.sub(" ", clean_text(text)).split())
 
 
 def question_problem(question: str) -> str | None:

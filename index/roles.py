@@ -149,13 +149,8 @@ def leads(passages: Sequence[Passage], texts: Sequence[str]) -> list[bool]:
 
 
 def _runs_text(text: str, sentences: Sequence[Sentence]) -> bool:
-    """Whether any of a passage's sentences is running text: no title, subtitle, heading, metadata or caption."""
-    apart = set(subtitle(text, sentences)) | set(headings(text, sentences))
-    apart |= {i for group in caption_groups(text, sentences) for i in group}
-    return any(
-        s.paragraph > 1 and i not in apart and not _META_LINE.match(text[s.start : s.end])
-        for i, s in enumerate(sentences)
-    )
+    """Whether any of a passage's sentences is running text: one with no role (title, heading, caption...)."""
+    return not all(sentence_roles(text, sentences, caption_groups(text, sentences)))
 
 
 def is_nth_caption(term: str) -> bool:
@@ -187,7 +182,7 @@ def subtitle(text: str, sentences: Sequence[Sentence]) -> list[int]:
     if not second or sentences[second[0]].number != 1:
         return []
     end = sentences[second[-1]].end
-    whole = not text[end:].strip() or _PARAGRAPH_END.match(text, end) is not None
+    whole = _NON_SPACE.search(text, end) is None or _PARAGRAPH_END.match(text, end) is not None
     lines = [text[sentences[i].start : sentences[i].end] for i in second]
     short = sum(len(line.split()) for line in lines) <= SUBTITLE_MAX_WORDS
     return second if whole and short and not any(_META_LINE.match(line) for line in lines) else []

@@ -53,33 +53,23 @@ def test_answerable_questions_are_answered_from_the_right_passage(
     assert any(expected in h.passage.text for h in answer.hits)
 
 
+TITLE = "U.S.-backed truce between Armenia, Azerbaijan crumbles as Nagorno-Karabakh fighting resumes"
+LEAD = "A U.S.-backed ceasefire in Nagorno-Karabakh was in jeopardy on Monday"  # below the photo's caption
+
+
 @pytest.mark.parametrize(
     ("question", "marked"),
     [
-        (
-            "What's the headline?",
-            "U.S.-backed truce between Armenia, Azerbaijan crumbles as Nagorno-Karabakh fighting resumes",
-        ),
+        ("What's the headline?", TITLE),
         ("what's the subtitle of the article", "The 3rd truce in just over 2 weeks was shattered within minutes"),
-    ],
-)
-def test_the_headline_and_the_subtitle_are_told_apart(article_engine: Engine, question: str, marked: str) -> None:
-    answer = article_engine.ask(question)
-    assert answer.answered and answer.hits[0].sentence == marked, answer.hits[0].sentence
-
-
-@pytest.mark.parametrize(
-    ("question", "marked"),
-    [
         ("What is the section heading in the middle of the article?", "Turkey calls for 'goal-oriented talks'"),
         ("What are the headings?", "Turkey calls for 'goal-oriented talks'"),
-        (
-            "What is the heading of the article?",  # an article's heading is its headline
-            "U.S.-backed truce between Armenia, Azerbaijan crumbles as Nagorno-Karabakh fighting resumes",
-        ),
+        ("What is the heading of the article?", TITLE),  # an article's heading is its headline
     ],
 )
-def test_a_section_heading_is_found_by_what_it_is(article_engine: Engine, question: str, marked: str) -> None:
+def test_the_headline_subtitle_and_section_heading_are_told_apart(
+    article_engine: Engine, question: str, marked: str
+) -> None:
     answer = article_engine.ask(question)
     assert answer.answered and answer.hits[0].sentence == marked, answer.hits[0].sentence
 
@@ -198,10 +188,6 @@ def test_a_paraphrase_holding_a_fifth_of_its_other_words_is_answered(article_eng
     answer = article_engine.ask("What death toll did Putin suggest for the fighting?")
     assert answer.answered, answer.reason
     assert first_rank(answer, "5,000 people might have been killed") == 1
-
-
-TITLE = "U.S.-backed truce between Armenia, Azerbaijan crumbles as Nagorno-Karabakh fighting resumes"
-LEAD = "A U.S.-backed ceasefire in Nagorno-Karabakh was in jeopardy on Monday"  # below the photo's caption
 
 
 @pytest.mark.parametrize(

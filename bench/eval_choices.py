@@ -49,6 +49,13 @@ def variants() -> list[tuple[str, EngineConfig]]:
             dataclasses.replace(BASE, semantic=dataclasses.replace(sem, sentences=False)),
         ),
         ("embeddings alone", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, weight=1.0, coverage=0.0))),
+        (
+            "no word-by-word reading (sentence vectors only)",
+            dataclasses.replace(BASE, semantic=dataclasses.replace(sem, alignment=0.0)),
+        ),
+        ("word-by-word share 0.3", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, alignment=0.3))),
+        ("word-by-word share 0.7", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, alignment=0.7))),
+        ("word-by-word: the best 10 passages", dataclasses.replace(BASE, semantic=dataclasses.replace(sem, rerank=10))),
         ("no related words", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=2.0))),
         ("related words at cosine 0.75", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=0.75))),
         ("related words at cosine 0.65", dataclasses.replace(BASE, answer=dataclasses.replace(a, related_min=0.65))),

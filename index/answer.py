@@ -73,6 +73,7 @@ class Query:
     terms: tuple[str, ...]  # de-duplicated, capped, in question order: what BM25 scores
     corrections: tuple[tuple[str, str], ...]
     vector: npt.NDArray[np.float32] | None = None  # the question's embedding, where passages have them
+    words: npt.NDArray[np.float32] | None = None  # its content words in context, where alignment is on
 
 
 # Words that frame a question rather than carry its subject (stems): they weigh a quarter.
@@ -150,12 +151,12 @@ def parse(
     meaning = snapshot.embeddings is not None and semantic.available()
     keys = _to_relate(concepts, snapshot) if meaning and config.related_min <= 1 else []
     embedded = question if meaning and blend.meaning > 0 else None
-    vector = _embed_and_relate(embedded, concepts, keys, snapshot, config)
+    vector, in_context = _embed_and_relate(embedded, concepts, keys, snapshot, config)
     ordered = _cap(list(concepts.values()), config.max_terms)
     wanted = roles.question_types(question) if config.answer_types else []
     terms = tuple(dict.fromkeys([t for c in ordered for t in c.terms + c.related] + wanted))
     focus = _focus(question, tokenizer, concepts)
-    return Query(tuple(ordered), focus, terms, tuple(corrections), vector)
+    return Query(tuple(ordered), focus, terms, tuple(corrections), vector, in_context)
 
 
 def _ask_of_the_document(question: str, concepts: dict[str, Concept], tokenizer: Tokenizer) -> None:
@@ -174,20 +175,22 @@ def _ask_of_the_document(question: str, concepts: dict[str, Concept], tokenizer:
 
 def _embed_and_relate(
     question: str | None, concepts: dict[str, Concept], keys: list[str], snapshot: Snapshot, config: AnswerConfig
-) -> npt.NDArray[np.float32] | None:
-    """Embed the question and the words to relate in one model call, relate the words, return its vector.
+) -> tuple[npt.NDArray[np.float32] | None, npt.NDArray[np.float32] | None]:
+    """Embed the question and the words to relate in one model call, relate the words.
+
+    Returns the question's vector and its content words in context (None when not embedded).
 
     One call, because the model's fixed cost per call, not the few tokens, is what a question pays;
     words the index has take their stored vectors and cost nothing.
     """
     known = _indexed_vectors(concepts, keys, snapshot)
     asked = [concepts[k].word.casefold() for k in keys if k not in known]
-    vectors = semantic.embed_question([question, *asked] if question is not None else asked)
+    vectors, words = semantic.embed_question([question, *asked] if question is not None else asked)
     if keys:
         fresh = iter(vectors[int(question is not None) :])
         table = np.stack([known[k] if k in known else next(fresh) for k in keys])
         _add_related(concepts, keys, table, snapshot, config)
-    return vectors[0] if question is not None else None
+    return (vectors[0], words[0]) if question is not None else (None, None)
 
 
 def _to_relate(concepts: dict[str, Concept], snapshot: Snapshot) -> list[str]:
@@ -547,6 +550,8 @@ def prepare(snapshot: Snapshot, tokenizer: Tokenizer) -> None:
     lexicon(snapshot).words(tokenizer)
     if snapshot.embeddings is not None and semantic.available():
         semantic.embed_question(["warm"])
+        if len(snapshot.columns["s_start"]) <= semantic.WORDS_REMEMBERED // 2:  # an article: ~0.3 s
+            semantic.content_words(_sentence_texts(snapshot, range(snapshot.size)))
 
 
 def answer(
@@ -595,10 +600,51 @@ def _ranked(query: Query, snapshot: Snapshot, k: int, blend: semantic.Blend) -> 
     lexical = np.zeros(snapshot.size)
     lexical[ids] = scores
     held = coverage_all(snapshot, query.concepts)
-    fused = semantic.fuse(lexical, _meaning(snapshot, snapshot.embeddings, query.vector, blend), held, blend)
+    meaning = _meaning(snapshot, snapshot.embeddings, query.vector, blend)
+    fused = _realigned(query, snapshot, semantic.fuse(lexical, meaning, held, blend), meaning, blend)
     named = holding(snapshot, [t for t in query.terms if roles.is_nth_caption(t)])  # "the second photo": that one
     order = np.lexsort((-fused, ~named))
     return [(int(i), float(fused[i])) for i in order]
+
+
+def _realigned(
+    query: Query,
+    snapshot: Snapshot,
+    fused: npt.NDArray[np.float64],
+    meaning: npt.NDArray[np.float32],
+    blend: semantic.Blend,
+) -> npt.NDArray[np.float64]:
+    """The best few passages scored again, with part of their meaning read word by word.
+
+    A sentence vector averages all its words, so an answer worded differently from the question
+    ("came into force" for "kick in") loses to a sentence that repeats the question's names;
+    aligning word with word finds it. Only the best ``blend.rerank`` passages are read so: it
+    costs a model pass over their sentences the first time, and the answer is almost always there.
+    """
+    if query.words is None or not blend.alignment or not blend.rerank:
+        return fused
+    best = [int(pid) for pid in np.argsort(-fused, kind="stable")[: blend.rerank]]
+    words = iter(semantic.content_words(_sentence_texts(snapshot, best)))
+    for pid in best:
+        sentences = [next(words) for _ in range(_sentence_count(snapshot, pid))]
+        fused[pid] += blend.meaning * blend.alignment * (semantic.aligned(query.words, sentences) - float(meaning[pid]))
+    return fused
+
+
+def _sentence_count(snapshot: Snapshot, pid: int) -> int:
+    pointer = snapshot.columns["p_sent"]
+    return int(pointer[pid + 1] - pointer[pid])
+
+
+def _sentence_texts(snapshot: Snapshot, pids: Iterable[int]) -> list[str]:
+    """The text of every sentence of passages ``pids``, in order."""
+    c = snapshot.columns
+    texts = []
+    for pid in pids:
+        text = snapshot.documents[int(c["p_doc"][pid])].text
+        for i in range(int(c["p_sent"][pid]), int(c["p_sent"][pid + 1])):
+            texts.append(text[int(c["s_start"][i]) : int(c["s_end"][i])])
+    return texts
 
 
 def _meaning(

@@ -8,13 +8,16 @@ safetensors and tokenizers (no torch / transformers install).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load_file
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 __all__ = ["MiniLMEncoder", "erf"]
+
+Words = tuple[list[str], np.ndarray]  # a text's words, and one unit vector per word
 
 # Odd/even monomial coefficients (highest power first) of the float32 erf
 # rational approximation used by Eigen and XLA: erf(x) = x*P(x^2)/Q(x^2) on [-4, 4].
@@ -188,13 +191,12 @@ class MiniLMEncoder:
             x = _layer_norm(x + self._ffn(x, L), L["ln2_w"], L["ln2_b"], self.eps)
         return x
 
-    def encode(self, texts: list[str], batch_size: int = 16) -> np.ndarray:
-        """Return float32 [n, 384] unit-norm embeddings, in input order.
+    def _batches(self, texts: list[str], batch_size: int) -> Iterator[tuple[list[int], list[Encoding], np.ndarray]]:
+        """Forward passes over ``texts``: each batch's input rows, encodings and last hidden state.
 
-        Texts are sorted by length (longest first, as sentence-transformers
-        does) so each batch pads to similar lengths; padding costs O(T^2).
+        Texts are sorted by length (longest first, as sentence-transformers does) so each batch
+        pads to similar lengths; padding costs O(T^2).
         """
-        out = np.zeros((len(texts), self.word_emb.shape[1]), np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
@@ -203,8 +205,42 @@ class MiniLMEncoder:
             ids = np.array([e.ids for e in encs], dtype=np.int64)
             type_ids = np.array([e.type_ids for e in encs], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encs], dtype=np.float32)
-            h = self._forward(ids, type_ids, mask)
+            yield idx, encs, self._forward(ids, type_ids, mask)
+
+    def encode(self, texts: list[str], batch_size: int = 16) -> np.ndarray:
+        """Return float32 [n, 384] unit-norm embeddings, in input order."""
+        return self._encode(texts, batch_size, words=False)[0]
+
+    def encode_with_words(self, texts: list[str], batch_size: int = 16) -> tuple[np.ndarray, list[Words]]:
+        """``encode``, and each text's words (lower case, as the model reads them) with a unit vector each.
+
+        A word's vector is the mean of its word pieces' last hidden states, in context: "televised"
+        in "a televised address" sits near "tv" in "a speech on tv", which a sentence's pooled
+        vector blurs with the rest of the sentence.
+        """
+        return self._encode(texts, batch_size, words=True)
+
+    def _encode(self, texts: list[str], batch_size: int, words: bool) -> tuple[np.ndarray, list[Words]]:
+        out = np.zeros((len(texts), self.word_emb.shape[1]), np.float32)
+        said: list[Words] = [([], out[:0])] * len(texts)
+        for idx, encs, h in self._batches(texts, batch_size):
+            mask = np.array([e.attention_mask for e in encs], dtype=np.float32)
             summed = np.einsum("bth,bt->bh", h, mask)
             pooled = summed / np.maximum(mask.sum(1, keepdims=True), 1e-9)
             out[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return out
+            if words:
+                for row, enc, states in zip(idx, encs, h, strict=True):
+                    said[row] = _words(enc, states)
+        return out, said
+
+
+def _words(enc: Encoding, states: np.ndarray) -> Words:
+    """A text's words, each the mean of its word pieces' states, unit length."""
+    pieces: dict[int, list[int]] = {}
+    for position, word in enumerate(enc.word_ids):
+        if word is not None:
+            pieces.setdefault(word, []).append(position)
+    words = ["".join(enc.tokens[i].removeprefix("##") for i in p) for p in pieces.values()]
+    vectors = np.stack([states[p].mean(0) for p in pieces.values()]) if pieces else states[:0]
+    norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return words, (vectors / norms).astype(np.float32)

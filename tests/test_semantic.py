@@ -21,6 +21,7 @@ from tests.conftest import ARTICLE, ROOT, stored_snapshot
 
 REFERENCE = ROOT / "tests" / "data" / "minilm_reference.json"
 BM25_ONLY = EngineConfig(semantic=SemanticConfig(enabled=False))
+UNALIGNED = EngineConfig(semantic=SemanticConfig(alignment=0.0))  # sentence vectors, no word-by-word reading
 
 
 def generation_files(index_dir: Path) -> set[str]:
@@ -153,10 +154,13 @@ WIKI = sorted((ROOT / "tests" / "data" / "wiki").glob("*.txt"))
     ],
 )
 def test_the_sentence_that_answers_lifts_a_long_passage(tmp_path: Path, question: str, expected: str) -> None:
-    """In a long Wikipedia paragraph the passage's one vector blurs its facts; its best sentence does not."""
-    passage_only = EngineConfig(semantic=SemanticConfig(sentences=False))
+    """In a long Wikipedia paragraph the passage's one vector blurs its facts; its best sentence does not.
+
+    Word-by-word alignment, which reads sentences too, is off on both sides: it alone lifts these.
+    """
+    passage_only = EngineConfig(semantic=SemanticConfig(sentences=False, alignment=0.0))
     assert first_rank(Engine.open(tmp_path / "a", WIKI, passage_only).ask(question), expected) == 2
-    assert first_rank(Engine.open(tmp_path / "b", WIKI).ask(question), expected) == 1
+    assert first_rank(Engine.open(tmp_path / "b", WIKI, UNALIGNED).ask(question), expected) == 1
 
 
 @pytest.mark.parametrize(
@@ -240,9 +244,10 @@ def test_questions_asked_at_once_get_the_vectors_they_get_alone() -> None:
     ]
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(semantic.embed_question, asks))
-    for texts, vectors in zip(asks, together, strict=True):
+    for texts, (vectors, words) in zip(asks, together, strict=True):
         assert vectors.shape == (len(texts), semantic.DIMENSIONS)
         assert np.abs(vectors - semantic.embed(texts)).max() < 1e-5
+        assert [w.shape[0] for w in words] == [w.shape[0] for w in semantic.content_words(list(texts))]
 
 
 def test_without_the_model_it_ranks_by_bm25_and_says_how_to_install_it(tmp_path: Path) -> None:
@@ -296,3 +301,37 @@ def test_warming_up_leaves_the_first_question_nothing_to_load(tmp_path: Path, mo
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == expected.split()
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("what rules does turkey's foreign ministry want the talks to follow", "Security Council resolutions"),
+        ("Which country is Nagorno-Karabakh part of?", "a mountainous part of Azerbaijan"),
+    ],
+)
+def test_reading_the_best_passages_word_by_word_puts_the_answer_first(
+    tmp_path: Path, question: str, expected: str
+) -> None:
+    """A sentence vector blurs an answer among its other words; aligning word with word finds it."""
+    aligned = Engine.open(tmp_path / "aligned", [ARTICLE]).ask(question, 3)
+    pooled = Engine.open(tmp_path / "pooled", [ARTICLE], UNALIGNED).ask(question, 3)
+    assert first_rank(pooled, expected) == 2
+    assert first_rank(aligned, expected) == 1
+
+
+def test_content_words_leave_out_stopwords_punctuation_and_stray_letters() -> None:
+    (words,) = semantic.content_words(["The U.S.-backed truce's end, in 2020."])
+    alone = semantic.embed_with_words(["backed truce end 2020"])[1][0]
+    assert words.shape == alone.shape == (4, semantic.DIMENSIONS)  # backed, truce, end, 2020
+    assert np.allclose(np.linalg.norm(words, axis=1), 1.0, atol=1e-3)
+    assert semantic.content_words(["The U.S.-backed truce's end, in 2020."])[0].tobytes() == words.tobytes()
+
+
+def test_a_sentence_that_says_it_in_other_words_aligns_better_than_one_that_does_not() -> None:
+    question, answer, other = semantic.content_words(
+        ["did the president give a speech on tv?", "He said in a televised address.", "Shelling hit the villages."]
+    )
+    assert semantic.aligned(question, [answer]) > semantic.aligned(question, [other]) + 0.1
+    assert semantic.aligned(question, [other, answer]) == semantic.aligned(question, [answer])  # the best sentence
+    assert semantic.aligned(question[:0], [answer]) == 0.0

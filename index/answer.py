@@ -550,7 +550,7 @@ def prepare(snapshot: Snapshot, tokenizer: Tokenizer) -> None:
     lexicon(snapshot).words(tokenizer)
     if snapshot.embeddings is not None and semantic.available():
         semantic.embed_question(["warm"])
-        if len(snapshot.columns["s_start"]) <= semantic.WORDS_REMEMBERED // 2:  # an article: ~0.3 s
+        if len(snapshot.columns["s_start"]) <= semantic.WORDS_REMEMBERED // 2:  # an article: ~0.4 s
             semantic.content_words(_sentence_texts(snapshot, range(snapshot.size)))
 
 
@@ -617,8 +617,9 @@ def _realigned(
     """The best few passages scored again, with part of their meaning read word by word.
 
     A sentence vector averages all its words, so an answer worded differently from the question
-    ("came into force" for "kick in") loses to a sentence that repeats the question's names;
-    aligning word with word finds it. Only the best ``blend.rerank`` passages are read so: it
+    loses to a sentence that repeats the question's names; aligning word with word finds it ("what
+    rules does turkey's foreign ministry want the talks to follow": "resolutions and international
+    laws", in a quote about "the Minsk group co-chairs"). Only the best ``blend.rerank`` passages are read so: it
     costs a model pass over their sentences the first time, and the answer is almost always there.
     """
     if query.words is None or not blend.alignment or not blend.rerank:

@@ -622,8 +622,8 @@ def _realigned(
     laws", in a quote about "the Minsk group co-chairs"). Only the best ``blend.rerank`` passages are read so: it
     costs a model pass over their sentences the first time, and the answer is almost always there.
     """
-    if query.words is None or not blend.alignment or not blend.rerank:
-        return fused
+    if query.words is None or not len(query.words) or not blend.alignment or not blend.rerank:
+        return fused  # "What about the U.S.?" has no word to read: reading would only lower the best
     best = [int(pid) for pid in np.argsort(-fused, kind="stable")[: blend.rerank]]
     words = iter(semantic.content_words(_sentence_texts(snapshot, best)))
     for pid in best:

@@ -335,3 +335,12 @@ def test_a_sentence_that_says_it_in_other_words_aligns_better_than_one_that_does
     assert semantic.aligned(question, [answer]) > semantic.aligned(question, [other]) + 0.1
     assert semantic.aligned(question, [other, answer]) == semantic.aligned(question, [answer])  # the best sentence
     assert semantic.aligned(question[:0], [answer]) == 0.0
+
+
+@pytest.mark.parametrize("question", ["What about the U.S.?", "x y z"])
+def test_a_question_with_no_word_to_read_ranks_as_it_would_unread(tmp_path: Path, question: str) -> None:
+    """No content word (stopwords, stray letters) gives nothing to align: the best passages must not lose for it."""
+    read = Engine.open(tmp_path / "read", [ARTICLE]).ask(question, 5)
+    unread = Engine.open(tmp_path / "unread", [ARTICLE], UNALIGNED).ask(question, 5)
+    assert [h.passage.id for h in read.hits] == [h.passage.id for h in unread.hits]
+    assert [h.score for h in read.hits] == pytest.approx([h.score for h in unread.hits])

@@ -104,10 +104,8 @@ def build_files(
     for doc_no, document in enumerate(documents):
         passages.extend(chunk(document.text, doc_no, params.chunk, first_id=len(passages)))
     tokenizer = Tokenizer(params.tokenizer)
-    # The title tells documents apart ("Chuck Yeager" for a passage that says "he"); in a one-document
-    # index it is on every passage and says nothing, and a long first line is a paragraph, not a title.
-    with_titles = params.chunk.title_terms and len(documents) > 1
-    titles = [tokenizer(d.title or "") if with_titles and _is_title(d.title) else [] for d in documents]
+    # A long first line is a paragraph, not a title (``shared_title``).
+    titles = [tokenizer(shared_title(documents, params.chunk.title_terms, doc) or "") for doc in range(len(documents))]
     found = passage_roles(passages, [d.text for d in documents])
     extra = [terms + (titles[p.doc] if p.paragraph > 1 else []) for p, terms in zip(passages, found, strict=True)]
     try:  # the same terms as tokenizer(p.text) + extra, tokenized in bulk (both cores for big inputs)
@@ -169,6 +167,16 @@ def _document_json(document: Document, path: str | None) -> dict[str, Any]:
         "url": document.url,
         "path": path,
     }
+
+
+def shared_title(documents: Sequence[Document], title_terms: bool, doc: int) -> str | None:
+    """The title that document ``doc``'s passages are read with, or None.
+
+    Only where several documents share the index: the title tells them apart ("Chuck Yeager" for
+    a passage that says "he"), while in a one-document index it is on every passage and says nothing.
+    """
+    title = documents[doc].title
+    return title if title_terms and len(documents) > 1 and _is_title(title) else None
 
 
 def _is_title(title: str | None) -> bool:

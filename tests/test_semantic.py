@@ -344,3 +344,9 @@ def test_a_question_with_no_word_to_read_ranks_as_it_would_unread(tmp_path: Path
     unread = Engine.open(tmp_path / "unread", [ARTICLE], UNALIGNED).ask(question, 5)
     assert [h.passage.id for h in read.hits] == [h.passage.id for h in unread.hits]
     assert [h.score for h in read.hits] == pytest.approx([h.score for h in unread.hits])
+
+
+def test_several_documents_passages_are_read_with_their_title(tmp_path: Path) -> None:
+    """The answer says "His own role in the movie"; only its document's title names Chuck Yeager."""
+    question = "Which actor portrayed Chuck Yeager in the film?"
+    assert first_rank(Engine.open(tmp_path / "wiki", WIKI).ask(question), "played by Sam Shepard") == 1

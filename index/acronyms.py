@@ -29,16 +29,21 @@ def long_forms(texts: Iterable[str]) -> dict[str, str]:
     """Each acronym the texts' capitalised names spell, with its commonest long form."""
     seen: dict[str, Counter[str]] = {}
     for text in texts:
-        for run in _runs(text):
-            for start in range(len(run)):
-                if run[start].casefold() in _LINKS:
-                    continue
-                for end in range(start + 2, min(len(run), start + MAX_WORDS) + 1):
-                    if run[end - 1].casefold() in _LINKS:
-                        continue
-                    words = run[start:end]
-                    seen.setdefault(_initials(words), Counter())[" ".join(words)] += 1
+        for words, initials in names(text):
+            seen.setdefault(initials, Counter())[" ".join(words)] += 1
     return {key: forms.most_common(1)[0][0] for key, forms in seen.items()}
+
+
+def names(text: str) -> Iterable[tuple[list[str], str]]:
+    """Every name of two to eight capitalised words in ``text`` (linking words inside), with its initials."""
+    for run in _runs(text):
+        for start in range(len(run)):
+            if run[start].casefold() in _LINKS:
+                continue
+            for end in range(start + 2, min(len(run), start + MAX_WORDS) + 1):
+                if run[end - 1].casefold() not in _LINKS:
+                    words = run[start:end]
+                    yield words, _initials(words)
 
 
 def _runs(text: str) -> Iterable[list[str]]:

@@ -147,6 +147,8 @@ def parse(
         alternatives += [t for t in roles.triggered(word, term) if t not in alternatives]
         name = caps_informative and _looks_like_name(word, first)
         concepts[term] = Concept(word, tuple(alternatives), _weight(term, snapshot, bg), name, framing=term in FRAMING)
+    if config.acronyms:
+        _abbreviated(question, concepts, snapshot, tokenizer)
     _ask_of_the_document(question, concepts, tokenizer)
     meaning = snapshot.embeddings is not None and semantic.available()
     keys = _to_relate(concepts, snapshot) if meaning and config.related_min <= 1 else []
@@ -157,6 +159,25 @@ def parse(
     terms = tuple(dict.fromkeys([t for c in ordered for t in c.terms + c.related] + wanted))
     focus = _focus(question, tokenizer, concepts)
     return Query(tuple(ordered), focus, terms, tuple(corrections), vector, in_context)
+
+
+def _abbreviated(question: str, concepts: dict[str, Concept], snapshot: Snapshot, tokenizer: Tokenizer) -> None:
+    """Let a name the question spells out find the acronym the text also writes for it.
+
+    The article writes "the United States" once and "U.S." six times; "What did the United States
+    president write?" was declined, the passage saying "U.S. President Donald Trump". The acronym
+    counts only where the text itself spells it so (its long form), as for "WWII" the other way.
+    """
+    lexicon_ = lexicon(snapshot)
+    for words, initials in acronyms.names(question):
+        long_form = lexicon_.long_form(initials)
+        term = tokenizer.term_of(initials)
+        if long_form is None or long_form.casefold() != " ".join(words).casefold() or term not in snapshot.index.vocab:
+            continue
+        for key in filter(None, map(tokenizer.term_of, words)):
+            concept = concepts.get(key)
+            if concept is not None and term not in concept.terms:
+                concepts[key] = dataclasses.replace(concept, terms=(*concept.terms, term))
 
 
 def _ask_of_the_document(question: str, concepts: dict[str, Concept], tokenizer: Tokenizer) -> None:

@@ -63,6 +63,32 @@ def test_an_acronym_the_text_never_spells_out_still_declines(tmp_path: Path) -> 
     assert "NBA" in (answer.reason or "")
 
 
+ENVOYS = (
+    "Border talks\n\n"
+    "Delegates of the United States and of Canada met in Geneva on Monday to discuss the long border "
+    "dispute over fishing waters, with observers from several European countries.\n\n"
+    "Later that day the U.S. envoy said the talks had failed, blamed the other side for the deadlock "
+    "and left the city that evening without a date for another round.\n"
+)
+
+
+@pytest.mark.parametrize("config", [BM25_ONLY, None], ids=["bm25", "meaning"])
+def test_a_name_spelled_out_finds_the_acronym_the_text_writes_for_it(
+    tmp_path: Path, config: EngineConfig | None
+) -> None:
+    """The answer writes "U.S."; the text spells it "United States" elsewhere, so the two are one name."""
+    answer = engine(tmp_path, {"envoys.txt": ENVOYS}, config).ask("What did the United States envoy say?")
+    assert answer.answered, answer.reason
+    assert first_rank(answer, "the U.S. envoy said") == 1
+
+
+def test_a_name_spelled_out_gains_no_acronym_the_text_does_not_spell_so(tmp_path: Path) -> None:
+    """ "U.S." in a text that never writes "United States" is not read as it: nothing is guessed."""
+    text = ENVOYS.replace("the United States and of Canada", "Mexico and of Canada")
+    answer = engine(tmp_path, {"envoys.txt": text}, BM25_ONLY).ask("What did the United States envoy say?")
+    assert not answer.answered
+
+
 TALKS = (
     "Talks resume\n\n"
     "The Turkish Foreign Ministry said the ceasefire must respect international law and the borders.\n\n"

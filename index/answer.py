@@ -94,6 +94,7 @@ VARIANT_MIN = 4
 DEMONYM_SUFFIXES = ("n", "an", "ian", "i", "ns", "ans", "is")
 DEGREE_SUFFIXES = ("er", "est", "r", "st")  # older, oldest; later, latest (stems: "late" + "st")
 MIN_SENTENCE_WORDS = 3  # a shorter line (a title, "Chuck Yeager") is a name, not what a passage says
+WARM_SENTENCES = 1024  # an index of up to this many sentences has all their words read at start (~20 s at most)
 VARIANT_MIN_COSINE = 0.5  # a variant must mean about the same: "old"/"oldest" 0.61, "form"/"former" 0.22
 
 
@@ -571,7 +572,7 @@ def prepare(snapshot: Snapshot, tokenizer: Tokenizer) -> None:
     lexicon(snapshot).words(tokenizer)
     if snapshot.embeddings is not None and semantic.available():
         semantic.embed_question(["warm"])
-        if len(snapshot.columns["s_start"]) <= semantic.WORDS_REMEMBERED // 2:  # an article: ~0.4 s
+        if len(snapshot.columns["s_start"]) <= WARM_SENTENCES:  # an article: ~0.4 s
             semantic.content_words(_sentence_texts(snapshot, range(snapshot.size)))
 
 

@@ -282,9 +282,37 @@ def _remember(cache_dir: Path | None, key: str, vector: F32) -> None:
         _write_cached(cache_dir, key, vector)
 
 
-_WORDS: OrderedDict[str, npt.NDArray[np.float16]] = OrderedDict()
-WORDS_REMEMBERED = 2048  # sentences, ~15 content words each in float16: 24 MB at most
-_WORDS_LOCK = threading.Lock()
+F16 = npt.NDArray[np.float16]
+WORD_VECTORS_KEPT = 32_768  # in float16: 24 MB, ~2,000 sentences of news
+
+
+class _WordCache:
+    """In-context word vectors by text; the least recently used go first past ``limit`` vectors."""
+
+    def __init__(self, limit: int) -> None:
+        self._items: OrderedDict[str, F16] = OrderedDict()
+        self._held = 0
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, texts: Sequence[str]) -> dict[str, F16]:
+        with self._lock:
+            found = {text: self._items[text] for text in texts if text in self._items}
+            for text in found:
+                self._items.move_to_end(text)
+        return found
+
+    def put(self, fresh: dict[str, F16]) -> None:
+        with self._lock:
+            for text, words in fresh.items():
+                old = self._items.pop(text, None)
+                self._held += len(words) - (0 if old is None else len(old))
+                self._items[text] = words
+            while self._held > self._limit and len(self._items) > 1:
+                self._held -= len(self._items.popitem(last=False)[1])
+
+
+_WORDS = _WordCache(WORD_VECTORS_KEPT)
 
 
 def content_words(texts: Sequence[str]) -> list[F32]:
@@ -293,18 +321,12 @@ def content_words(texts: Sequence[str]) -> list[F32]:
     Remembered by text: the sentences of the passages a question ranks high are the ones the next
     question ranks high, so after a few questions on an article none is embedded again.
     """
-    with _WORDS_LOCK:
-        known = {text: _WORDS[text] for text in texts if text in _WORDS}
-        for text in known:
-            _WORDS.move_to_end(text)
+    known = _WORDS.get(texts)
     todo = list(dict.fromkeys(text for text in texts if text not in known))
     if todo:
-        fresh = [words.astype(np.float16) for words in embed_with_words(todo)[1]]
-        with _WORDS_LOCK:
-            for text, words in zip(todo, fresh, strict=True):
-                _WORDS[text] = known[text] = words
-            while len(_WORDS) > WORDS_REMEMBERED:
-                _WORDS.popitem(last=False)
+        fresh = {text: words.astype(np.float16) for text, words in zip(todo, embed_with_words(todo)[1], strict=True)}
+        _WORDS.put(fresh)
+        known.update(fresh)
     return [known[text].astype(np.float32) for text in texts]
 
 

@@ -350,3 +350,13 @@ def test_several_documents_passages_are_read_with_their_title(tmp_path: Path) ->
     """The answer says "His own role in the movie"; only its document's title names Chuck Yeager."""
     question = "Which actor portrayed Chuck Yeager in the film?"
     assert first_rank(Engine.open(tmp_path / "wiki", WIKI).ask(question), "played by Sam Shepard") == 1
+
+
+def test_remembered_sentence_words_stay_within_their_bound_least_recently_used_first() -> None:
+    """A bot on a big index must not grow without end: past the bound the sentence read longest ago goes."""
+    cache = semantic._WordCache(limit=10)
+    four = np.zeros((4, semantic.DIMENSIONS), np.float16)
+    cache.put({"first": four, "second": four})
+    assert set(cache.get(["first"])) == {"first"}  # now the most recently used
+    cache.put({"third": four})  # 12 vectors > 10: "second" goes, not "first"
+    assert set(cache.get(["first", "second", "third"])) == {"first", "third"}

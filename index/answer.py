@@ -158,7 +158,7 @@ def parse(
     ordered = _cap(list(concepts.values()), config.max_terms)
     wanted = roles.question_types(question) if config.answer_types else []
     terms = tuple(dict.fromkeys([t for c in ordered for t in c.terms + c.related] + wanted))
-    focus = _focus(question, tokenizer, concepts)
+    focus = _focus(question, tokenizer, concepts) or _byline_asked(concepts)
     return Query(tuple(ordered), focus, terms, tuple(corrections), vector, in_context)
 
 
@@ -310,6 +310,18 @@ def _focus(question: str, tokenizer: Tokenizer, concepts: dict[str, Concept]) ->
             terms = tokenizer(match.group(2))
             concept = concepts.get(terms[0]) if len(terms) == 1 else None
             return concept if concept is not None and terms[0] not in FRAMING else None
+    return None
+
+
+def _byline_asked(concepts: dict[str, Concept]) -> Concept | None:
+    """ "Who wrote this article?" must be answered by a byline; other metadata lines only stand closest.
+
+    Without one the text does not say who wrote it, and the answer says so ("Posted: October 26,
+    2020" had been given as the author).
+    """
+    for concept in concepts.values():
+        if roles.BYLINE in concept.terms:
+            return dataclasses.replace(concept, terms=(roles.BYLINE,), related=())
     return None
 
 
@@ -717,14 +729,16 @@ def _as_written(snapshot: Snapshot, tokenizer: Tokenizer, term: str, hits: Seque
 
 def _reason(snapshot: Snapshot, query: Query, missing: Sequence[Concept], any_match: bool) -> str:
     """Why the text does not answer, in the reader's words."""
-    what = "the indexed texts" if len(snapshot.documents) > 1 else "the article"
+    several = len(snapshot.documents) > 1
+    what = "the indexed texts" if several else "the article"
     if all(c.framing for c in query.concepts):  # "hi", "thanks", "tell me something"
         return f"That asks nothing about {what}: ask about a person, a place or an event in it."
     if not any_match:
         return f"None of the question's words ({_join([c.word for c in query.concepts])}) appear in {what}."
+    if any(c.terms == (roles.BYLINE,) for c in missing):  # "Who wrote this article?" and no byline
+        return f"{what.capitalize()} {'do not say who wrote them' if several else 'does not say who wrote it'}."
     if missing:
-        verb = "mention" if len(snapshot.documents) > 1 else "mentions"
-        return f"{what.capitalize()} never {verb} {_join([c.word for c in missing])}."
+        return f"{what.capitalize()} never {'mention' if several else 'mentions'} {_join([c.word for c in missing])}."
     heavy = sorted(query.concepts, key=lambda c: -c.weight)[:4]
     return f"No passage of {what} talks about {_join([c.word for c in heavy])} together."
 

@@ -19,7 +19,7 @@ from .types import Passage, Sentence
 
 TITLE, META, CAPTION = "\u27e8title\u27e9", "\u27e8meta\u27e9", "\u27e8caption\u27e9"
 CREDIT, SUBTITLE, HEADING = "\u27e8credit\u27e9", "\u27e8subtitle\u27e9", "\u27e8heading\u27e9"
-LEAD = "\u27e8lead\u27e9"
+LEAD, BYLINE = "\u27e8lead\u27e9", "\u27e8byline\u27e9"
 SUBTITLE_MAX_WORDS = 30  # a second paragraph this short, right under the title, is its subtitle
 HEADING_MAX_WORDS = 12  # a one-line paragraph this short, without a full stop, heads the section below it
 NUMBER, TIME = "\u27e8number\u27e9", "\u27e8time\u27e9"
@@ -47,15 +47,22 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("headlin", "titl"), (TITLE,)),
     **dict.fromkeys(("subtitl", "subhead", "standfirst", "tagline"), (SUBTITLE,)),
     **dict.fromkeys(("section", "crosshead", "header"), (HEADING,)),
-    **dict.fromkeys(("publish", "post", "updat", "byline", "author", "written", "dateline"), (META,)),
+    **dict.fromkeys(("publish", "post", "updat", "written", "dateline"), (META,)),
     **dict.fromkeys(("photo", "photograph", "pictur", "imag", "caption", "pic"), (CAPTION,)),
 }
 # Words whose stem is too common to trigger ("heading" and "head of state" share "head"). An
 # article's heading is its headline; its headings are its sections'.
-WORD_TRIGGERS: dict[str, tuple[str, ...]] = {"heading": (TITLE,), "headings": (HEADING,)}
+# "authorities" shares the stem "author": only the words themselves ask for a byline, which only a
+# byline line answers (``BYLINE``; the other metadata lines stand closest when there is none).
+WORD_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "heading": (TITLE,),
+    "headings": (HEADING,),
+    **dict.fromkeys(("author", "authors", "byline", "bylines"), (BYLINE, META)),
+}
 # Words that point at the document itself; they carry no weight when judging coverage.
 DOCUMENT_WORDS = frozenset(("articl", "stori", "text", "document", "piec", "page"))
 _META_LINE = re.compile(r"^\s*(Posted|Published|Last Updated|Updated|Date|By|Author|Source|URL)\s*:", re.I)
+_BYLINE_LINE = re.compile(r"^\s*(By|Author)\s*:", re.I)
 _CREDIT = re.compile(r"\(([^()\n]{2,80})\)")
 _PARAGRAPH_END = re.compile(r"[^\S\n]*\n[^\S\n]*\n")  # a blank line: paragraphs end there
 _NON_SPACE = re.compile(r"\S")
@@ -79,7 +86,11 @@ _ASKS_SUMMARY = re.compile(
     r"^\W*what(?:'s|\u2019s|\s+is|\s+was)?\s+(?:happened|happening|going on)\W*$",
     re.IGNORECASE,
 )
-_ASKS_AUTHOR = re.compile(rf"\bwho\s+(?:wrote|authored|penned|reported)\s+(?:this|the|that)\s+{_DOCUMENT}\b", re.I)
+_ASKS_AUTHOR = re.compile(
+    rf"\bwho\s+(?:wrote|authored|penned|reported)\s+(?:this|the|that)\s+{_DOCUMENT}\b|"
+    rf"\b(?:this|the|that)\s+{_DOCUMENT}\s+(?:was\s+|is\s+)?(?:written|reported)\s+by\b",
+    re.I,
+)
 _PHOTO = re.compile(rf"\b{_PHOTO_WORD}\b|\bphotographers?\b", re.IGNORECASE)
 _ASKS_NTH_PHOTO = re.compile(rf"\b({'|'.join(_ORDINALS)})\s+{_PHOTO_WORD}\b", re.IGNORECASE)
 
@@ -101,6 +112,8 @@ def roles(passage: Passage, document_text: str) -> list[str]:
     sentences = [document_text[s.start : s.end] for s in passage.sentences]
     if any(_META_LINE.match(s) for s in sentences):
         found.append(META)
+    if any(_BYLINE_LINE.match(s) for s in sentences):
+        found.append(BYLINE)
     if any(_is_credit(s) for s in sentences):
         found += [CAPTION, CREDIT]
     return found
@@ -235,9 +248,7 @@ def sentence_roles(text: str, sentences: Sequence[Sentence], captions: Sequence[
     who took it (``CREDIT``). ``captions`` is ``caption_groups`` of the same sentences, which the
     caller also needs.
     """
-    found = [
-        {META} if _META_LINE.match(text[s.start : s.end]) else {TITLE} if s.paragraph == 1 else set() for s in sentences
-    ]
+    found = [_line_roles(text[s.start : s.end], s.paragraph) for s in sentences]
     for i in subtitle(text, sentences):
         found[i].add(SUBTITLE)
     for i in headings(text, sentences):
@@ -247,6 +258,13 @@ def sentence_roles(text: str, sentences: Sequence[Sentence], captions: Sequence[
         for j in words:
             found[j].add(CAPTION)
     return found
+
+
+def _line_roles(line: str, paragraph: int) -> set[str]:
+    """A byline is a metadata line, and any metadata line is no title."""
+    if _BYLINE_LINE.match(line):
+        return {META, BYLINE}
+    return {META} if _META_LINE.match(line) else {TITLE} if paragraph == 1 else set()
 
 
 def answer_types(text: str) -> list[str]:
@@ -267,7 +285,7 @@ def document_asks(question: str) -> list[tuple[str, tuple[str, ...], str]]:
     subtitle and lead state; "Who wrote this article?" asks for its byline, a metadata line. The asking
     words ("summarize", "main points") say what is wanted, not what it is about.
     """
-    asks = (("summary", (TITLE, LEAD), _ASKS_SUMMARY), ("author", (META,), _ASKS_AUTHOR))
+    asks = (("summary", (TITLE, LEAD), _ASKS_SUMMARY), ("author", (BYLINE, META), _ASKS_AUTHOR))
     found = ((word, terms, pattern.search(question)) for word, terms, pattern in asks)
     return [(word, terms, match.group(0)) for word, terms, match in found if match]
 

@@ -27,8 +27,8 @@ I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
 # Bump when chunking, tokenizing or role terms change what an index holds: old indexes rebuild.
 TITLE_MAX_WORDS = 12
-PIPELINE_VERSION = 12  # 6: titles of 12 words at most; 7: sentence embeddings; 8: nth caption; 9: credit; 10: subtitle;
-# 11: section headings; 12: the lead
+PIPELINE_VERSION = 13  # 6: titles of 12 words at most; 7: sentence embeddings; 8: nth caption; 9: credit; 10: subtitle;
+# 11: section headings; 12: the lead; 13: the byline
 PASSAGE_COLUMNS = ("p_doc", "p_start", "p_end", "p_para", "p_para_end", "p_sent")
 SENTENCE_COLUMNS = ("s_para", "s_num", "s_start", "s_end")
 BM25_ARRAYS = ("doc_len", "idf", "indptr", "doc_ids", "tf", "const", "bound", "scale", "impact")

@@ -200,9 +200,32 @@ def test_what_the_article_is_about_is_its_headline_and_lead(article_engine: Engi
     assert {h.sentence[:30] for h in answer.hits[:2]} == {TITLE[:30], LEAD[:30]}
 
 
-def test_who_wrote_the_article_is_its_metadata(article_engine: Engine) -> None:
-    answer = article_engine.ask("Who wrote this article?")
-    assert answer.answered and answer.hits[0].sentence == "Posted: October 26, 2020"
+@pytest.mark.parametrize("question", ["Who wrote this article?", "who is the author", "What is the byline?"])
+def test_an_article_without_a_byline_says_it_does_not_name_its_author(article_engine: Engine, question: str) -> None:
+    """Its metadata lines stand closest, but "Posted: October 26, 2020" is no author."""
+    answer = article_engine.ask(question)
+    assert not answer.answered
+    assert answer.reason == "The article does not say who wrote it."
+    assert answer.hits[0].sentence == "Posted: October 26, 2020"
+
+
+@pytest.mark.parametrize("question", ["Who wrote this article?", "who is the author", "Who was the story written by?"])
+def test_a_byline_answers_who_wrote_the_article(tmp_path: Path, question: str) -> None:
+    path = tmp_path / "lighthouse.txt"
+    path.write_text(SMALL_ARTICLE.replace("Posted: March 3, 2024", "Posted: March 3, 2024\nBy: Ann Example"), "utf-8")
+    answer = Engine.open(tmp_path / "index", [path]).ask(question)
+    assert answer.answered, answer.reason
+    assert answer.hits[0].sentence == "By: Ann Example"
+
+
+def test_the_authorities_are_no_author(article_engine: Engine, tmp_path: Path) -> None:
+    """ "authorities" shares the stem "author": it must neither find the metadata lines nor need a byline."""
+    assert not article_engine.ask("What did the authorities say?").answered  # the article never says it
+    path = tmp_path / "lighthouse.txt"
+    path.write_text(SMALL_ARTICLE.replace("their union said", "the port authorities said"), "utf-8")
+    answer = Engine.open(tmp_path / "index", [path]).ask("What did the authorities say?")
+    assert answer.answered, answer.reason
+    assert first_rank(answer, "the port authorities said") == 1
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,10 @@ def variants() -> list[tuple[str, EngineConfig]]:
         ("the answer holds every name", dataclasses.replace(BASE, answer=dataclasses.replace(a, min_name_share=1.0))),
         ("no acronyms spelled out", dataclasses.replace(BASE, answer=dataclasses.replace(a, acronyms=False))),
         (
+            "no other names of countries (American for U.S.)",
+            dataclasses.replace(BASE, answer=dataclasses.replace(a, countries=False)),
+        ),
+        (
             "marked sentence by its words only",
             dataclasses.replace(BASE, answer=dataclasses.replace(a, sentence_meaning=0.0)),
         ),

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extract
 
-from . import acronyms, roles, semantic
+from . import acronyms, countries, roles, semantic
 from .snapshot import Snapshot, shared_title
 from .tokenize import Tokenizer
 from .types import Answer, Citation, Hit, Passage, Sentence, Span
@@ -48,6 +48,7 @@ class AnswerConfig:
     related_min: float = 0.7  # a missing word matches the text's words this similar (cosine); > 1: off
     min_name_share: float = 0.6  # the answering passage (or its title) holds this share of the names' weight
     acronyms: bool = True  # "WWII" finds "World War II" when the text never writes "WWII"
+    countries: bool = True  # "American" finds "U.S." when the text never writes "American" (countryinfo)
     sentence_meaning: float = 0.7  # share of the cosine in choosing the marked sentence (the rest: its terms)
     related_name_min: float = 0.7  # the same for a name or a word the text has; matches must start like it
 
@@ -155,11 +156,24 @@ def parse(
     keys = _to_relate(concepts, snapshot) if meaning and config.related_min <= 1 else []
     embedded = question if meaning and blend.meaning > 0 else None
     vector, in_context = _embed_and_relate(embedded, concepts, keys, snapshot, config)
+    if config.countries:
+        _add_country_names(concepts, snapshot, tokenizer)
     ordered = _cap(list(concepts.values()), config.max_terms)
     wanted = roles.question_types(question) if config.answer_types else []
     terms = tuple(dict.fromkeys([t for c in ordered for t in c.terms + c.related] + wanted))
     focus = _focus(question, tokenizer, concepts) or _byline_asked(concepts)
     return Query(tuple(ordered), focus, terms, tuple(corrections), vector, in_context)
+
+
+def _add_country_names(concepts: dict[str, Concept], snapshot: Snapshot, tokenizer: Tokenizer) -> None:
+    """A country's name the text never writes stands for the names of it the text does ("American": "U.S.")."""
+    vocab = snapshot.index.vocab
+    for key, concept in concepts.items():
+        if any(t in vocab for t in concept.terms + concept.related):
+            continue
+        names = sorted(t for t in countries.other_names(concept.terms[0], concept.word, tokenizer.config) if t in vocab)
+        if names:
+            concepts[key] = dataclasses.replace(concept, related=(*concept.related, *names))
 
 
 def _abbreviated(question: str, concepts: dict[str, Concept], snapshot: Snapshot, tokenizer: Tokenizer) -> None:

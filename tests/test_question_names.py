@@ -112,6 +112,18 @@ def test_a_word_that_is_no_name_of_a_country_in_the_text_still_declines(
     assert missing in (answer.reason or "")
 
 
+def test_a_demonym_several_countries_share_is_the_most_populous_ones(tmp_path: Path) -> None:
+    """ "American" is also the Northern Mariana Islands' demonym, whose code "MP" a text writes as a title."""
+    text = (
+        "Budget vote\n\n"
+        "The local MP said on Friday that the budget bill would pass the chamber before the summer recess, "
+        "despite protests from farmers and teachers over the cuts.\n"
+    )
+    answer = engine(tmp_path, {"vote.txt": text}, BM25_ONLY).ask("What did the American senator say?")
+    assert not answer.answered
+    assert '"American"' in (answer.reason or "")
+
+
 TALKS = (
     "Talks resume\n\n"
     "The Turkish Foreign Ministry said the ceasefire must respect international law and the borders.\n\n"

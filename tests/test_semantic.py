@@ -58,7 +58,7 @@ def test_erf_matches_the_standard_library() -> None:
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
-        ("what did the american president post online about the deal", 'wrote on Twitter: "Congratulations'),
+        ("is the washington-brokered ceasefire at risk?", "was in jeopardy on Monday"),
         ("How many soldiers did Karabakh lose?", "974 of its military personnel have been killed"),
         ("who actually lives in and runs nagorno-karabakh", "populated and controlled by ethnic"),
     ],

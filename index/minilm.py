@@ -191,8 +191,10 @@ class MiniLMEncoder:
             x = _layer_norm(x + self._ffn(x, L), L["ln2_w"], L["ln2_b"], self.eps)
         return x
 
-    def _batches(self, texts: list[str], batch_size: int) -> Iterator[tuple[list[int], list[Encoding], np.ndarray]]:
-        """Forward passes over ``texts``: each batch's input rows, encodings and last hidden state.
+    def _batches(
+        self, texts: list[str], batch_size: int
+    ) -> Iterator[tuple[list[int], list[Encoding], np.ndarray, np.ndarray]]:
+        """Forward passes over ``texts``: each batch's input rows, encodings, attention mask and last hidden state.
 
         Texts are sorted by length (longest first, as sentence-transformers does) so each batch
         pads to similar lengths; padding costs O(T^2).
@@ -205,7 +207,7 @@ class MiniLMEncoder:
             ids = np.array([e.ids for e in encs], dtype=np.int64)
             type_ids = np.array([e.type_ids for e in encs], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encs], dtype=np.float32)
-            yield idx, encs, self._forward(ids, type_ids, mask)
+            yield idx, encs, mask, self._forward(ids, type_ids, mask)
 
     def encode(self, texts: list[str], batch_size: int = 16) -> np.ndarray:
         """Return float32 [n, 384] unit-norm embeddings, in input order."""
@@ -223,8 +225,7 @@ class MiniLMEncoder:
     def _encode(self, texts: list[str], batch_size: int, words: bool) -> tuple[np.ndarray, list[Words]]:
         out = np.zeros((len(texts), self.word_emb.shape[1]), np.float32)
         said: list[Words] = [([], out[:0])] * len(texts)
-        for idx, encs, h in self._batches(texts, batch_size):
-            mask = np.array([e.attention_mask for e in encs], dtype=np.float32)
+        for idx, encs, mask, h in self._batches(texts, batch_size):
             summed = np.einsum("bth,bt->bh", h, mask)
             pooled = summed / np.maximum(mask.sum(1, keepdims=True), 1e-9)
             out[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)

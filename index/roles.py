@@ -110,10 +110,8 @@ def roles(passage: Passage, document_text: str) -> list[str]:
     if headings(document_text, passage.sentences):
         found.append(HEADING)
     sentences = [document_text[s.start : s.end] for s in passage.sentences]
-    if any(_META_LINE.match(s) for s in sentences):
-        found.append(META)
-    if any(_BYLINE_LINE.match(s) for s in sentences):
-        found.append(BYLINE)
+    metadata = set().union(*map(_metadata_roles, sentences))
+    found += [role for role in (META, BYLINE) if role in metadata]
     if any(_is_credit(s) for s in sentences):
         found += [CAPTION, CREDIT]
     return found
@@ -261,10 +259,15 @@ def sentence_roles(text: str, sentences: Sequence[Sentence], captions: Sequence[
 
 
 def _line_roles(line: str, paragraph: int) -> set[str]:
-    """A byline is a metadata line, and any metadata line is no title."""
+    """A metadata line is no title."""
+    return _metadata_roles(line) or ({TITLE} if paragraph == 1 else set())
+
+
+def _metadata_roles(line: str) -> set[str]:
+    """``META`` for a metadata line ("Posted: ..."), with ``BYLINE`` for a "By:" or "Author:" line."""
     if _BYLINE_LINE.match(line):
         return {META, BYLINE}
-    return {META} if _META_LINE.match(line) else {TITLE} if paragraph == 1 else set()
+    return {META} if _META_LINE.match(line) else set()
 
 
 def answer_types(text: str) -> list[str]:
